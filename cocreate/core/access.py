@@ -1,0 +1,313 @@
+"""The one access authority: who may see and do what, derived from memberships.
+
+* ``visible(queryset, user)`` (reached as ``Model.objects.visible_to(user)``) narrows any
+  queryset of a registered model to what the user may see.
+* ``can(user, action, obj)`` answers whether the user may perform ``action`` on ``obj``.
+* ``get_visible_or_404`` is the only way a view or API handler fetches an object by an id
+  taken from a request: missing and forbidden give the same 404.
+
+Rules: superusers see everything. Staff (any role but 居民) see the subtree of every region
+they hold a membership in, plus the ancestors of those regions where a model needs them
+(breadcrumbs, the town's units that lead a village's tasks). Residents see their own records
+and what is public. Anonymous users see only what a model declares public.
+
+Later modules register their models with :func:`register` instead of writing their own
+checks, so the route × role matrix test covers them automatically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from cocreate.core.models import (
+    STAFF_ROLES,
+    ApiToken,
+    Attachment,
+    Household,
+    Membership,
+    Notification,
+    Person,
+    Region,
+    Role,
+    Unit,
+)
+
+M = TypeVar("M", bound=models.Model)
+
+VIEW = "view"
+CREATE = "create"
+CHANGE = "change"
+DELETE = "delete"
+VERIFY = "verify"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user's memberships add up to; computed once per request and cached on the user."""
+
+    is_superuser: bool = False
+    is_authenticated: bool = False
+    user_id: int | None = None
+    person_id: int | None = None
+    household_id: int | None = None
+    home_region_path: str | None = None
+    # role -> region paths in which the user holds that role
+    role_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def staff_paths(self) -> tuple[str, ...]:
+        paths: set[str] = set()
+        for role, role_paths in self.role_paths.items():
+            if role in STAFF_ROLES:
+                paths.update(role_paths)
+        return _outermost(paths)
+
+    @property
+    def is_staff_member(self) -> bool:
+        return bool(self.staff_paths)
+
+    def paths_for(self, roles: Iterable[str]) -> tuple[str, ...]:
+        paths: set[str] = set()
+        for role in roles:
+            paths.update(self.role_paths.get(role, ()))
+        return _outermost(paths)
+
+    def has_role_over(self, roles: Iterable[str], region_path: str) -> bool:
+        """True when the user holds one of ``roles`` in ``region_path`` or one of its ancestors."""
+        return any(region_path.startswith(p) for p in self.paths_for(roles))
+
+    def ancestor_codes(self) -> set[str]:
+        codes: set[str] = set()
+        paths = list(self.staff_paths)
+        if self.home_region_path:
+            paths.append(self.home_region_path)
+        for path in paths:
+            codes.update(c for c in path.strip("/").split("/") if c)
+        return codes
+
+
+def _outermost(paths: Iterable[str]) -> tuple[str, ...]:
+    """Drops paths already covered by a shorter one, so subtree filters stay small."""
+    result: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path.startswith(p) for p in result):
+            result.append(path)
+    return tuple(result)
+
+
+ANONYMOUS = Scope()
+
+
+def scope_of(user: Any) -> Scope:
+    """The user's scope, cached on the user object for the rest of the request."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ANONYMOUS
+    cached = getattr(user, "_cocreate_scope", None)
+    if cached is not None:
+        return cached
+    role_paths: dict[str, list[str]] = {}
+    for role, path in Membership.objects.filter(user_id=user.pk, is_active=True, region__is_active=True).values_list(
+        "role", "region__path"
+    ):
+        role_paths.setdefault(role, []).append(path)
+    person = None
+    if user.person_id:
+        person = Person.objects.filter(pk=user.person_id).values("household_id", "region__path").first()
+    scope = Scope(
+        is_superuser=bool(user.is_superuser),
+        is_authenticated=True,
+        user_id=user.pk,
+        person_id=user.person_id,
+        household_id=person["household_id"] if person else None,
+        home_region_path=person["region__path"] if person else None,
+        role_paths={role: tuple(paths) for role, paths in role_paths.items()},
+    )
+    user._cocreate_scope = scope
+    return scope
+
+
+def forget_scope(user: Any) -> None:
+    """Drops the cached scope after memberships change within one request or test."""
+    if hasattr(user, "_cocreate_scope"):
+        del user._cocreate_scope
+
+
+def in_paths(paths: Iterable[str], field_name: str) -> Q:
+    """Q matching rows whose ``field_name`` (a region path) lies in any of the subtrees."""
+    q = Q(pk__in=[])
+    for path in paths:
+        q |= Q(**{f"{field_name}__startswith": path})
+    return q
+
+
+NOTHING = Q(pk__in=[])
+
+
+# --- Visibility rules, one per model ------------------------------------------------------------
+
+VisibilityRule = Callable[[Scope], Q]
+_RULES: dict[type[models.Model], VisibilityRule] = {}
+
+
+def register(model: type[models.Model]) -> Callable[[VisibilityRule], VisibilityRule]:
+    """Registers the visibility rule of a model; every user-facing model must have one."""
+
+    def decorator(rule: VisibilityRule) -> VisibilityRule:
+        _RULES[model] = rule
+        return rule
+
+    return decorator
+
+
+def registered_models() -> list[type[models.Model]]:
+    return list(_RULES)
+
+
+def visible(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    scope = scope_of(user)
+    if scope.is_superuser:
+        return queryset
+    rule = _RULES.get(queryset.model)
+    if rule is None:
+        # A model without a rule is invisible: forgetting to register fails closed.
+        return queryset.none()
+    return queryset.filter(rule(scope))
+
+
+@register(Region)
+def _region_rule(scope: Scope) -> Q:
+    if not scope.is_authenticated:
+        return NOTHING
+    return in_paths(scope.staff_paths, "path") | Q(code__in=scope.ancestor_codes())
+
+
+@register(Unit)
+def _unit_rule(scope: Scope) -> Q:
+    if not scope.is_authenticated:
+        return NOTHING
+    return in_paths(scope.staff_paths, "region__path") | Q(region__code__in=scope.ancestor_codes())
+
+
+@register(Person)
+def _person_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.person_id:
+        q |= Q(pk=scope.person_id)
+    if scope.household_id:
+        q |= Q(household_id=scope.household_id)
+    return q
+
+
+@register(Household)
+def _household_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.household_id:
+        q |= Q(pk=scope.household_id)
+    return q
+
+
+@register(Membership)
+def _membership_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.user_id:
+        q |= Q(user_id=scope.user_id)
+    return q
+
+
+@register(Attachment)
+def _attachment_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.user_id:
+        q |= Q(uploaded_by_id=scope.user_id)
+    return q
+
+
+@register(Notification)
+def _notification_rule(scope: Scope) -> Q:
+    return Q(user_id=scope.user_id) if scope.user_id else NOTHING
+
+
+@register(ApiToken)
+def _token_rule(scope: Scope) -> Q:
+    return Q(user_id=scope.user_id) if scope.user_id else NOTHING
+
+
+# --- Write rules ----------------------------------------------------------------------------------
+
+PEOPLE_MANAGERS = frozenset({Role.ADMIN, Role.VILLAGE_STAFF, Role.TOWN_STAFF})
+# Which roles may create, change or delete a model's records, inside their region subtree.
+WRITE_ROLES: dict[type[models.Model], frozenset[str]] = {
+    Region: frozenset({Role.ADMIN}),
+    Unit: frozenset({Role.ADMIN}),
+    Membership: frozenset({Role.ADMIN}),
+    Person: PEOPLE_MANAGERS,
+    Household: PEOPLE_MANAGERS,
+}
+
+
+def register_write_roles(model: type[models.Model], roles: Iterable[str]) -> None:
+    WRITE_ROLES[model] = frozenset(roles)
+
+
+def region_path_of(obj: Any) -> str | None:
+    """The region path that governs an object: its own for a Region, else its ``region``'s."""
+    if isinstance(obj, Region):
+        if obj.pk is None:
+            return obj.parent.path if obj.parent_id and obj.parent else None
+        return obj.path
+    region = getattr(obj, "region", None)
+    return region.path if region is not None else None
+
+
+def can(user: Any, action: str, obj: Any) -> bool:
+    """Whether ``user`` may do ``action`` to ``obj`` (an instance; unsaved for ``create``)."""
+    scope = scope_of(user)
+    if not scope.is_authenticated:
+        return False
+    if scope.is_superuser:
+        return True
+    model = type(obj)
+    if action == VIEW:
+        return obj.pk is not None and visible(model._default_manager.filter(pk=obj.pk), user).exists()
+    if isinstance(obj, Attachment):
+        if action == DELETE:
+            return obj.uploaded_by_id == scope.user_id or scope.has_role_over({Role.ADMIN}, obj.region.path)
+        return False
+    if isinstance(obj, (Notification, ApiToken)):
+        return obj.user_id == scope.user_id
+    if action == VERIFY and isinstance(obj, Person):
+        path = region_path_of(obj)
+        return path is not None and scope.has_role_over(PEOPLE_MANAGERS, path)
+    roles = WRITE_ROLES.get(model)
+    if roles is None or action not in (CREATE, CHANGE, DELETE):
+        return False
+    path = region_path_of(obj)
+    if path is None:
+        return False
+    if isinstance(obj, Region) and action in (CHANGE, DELETE):
+        # Nobody edits the node their own authority hangs on, only what lies below it.
+        return any(path.startswith(p) and path != p for p in scope.paths_for(roles))
+    return scope.has_role_over(roles, path)
+
+
+def get_visible_or_404(model_or_qs: type[M] | QuerySet[M], user: Any, **lookup: Any) -> M:
+    """Fetches one object the user may see; missing and forbidden both raise Http404."""
+    qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
+    try:
+        return visible(qs, user).get(**lookup)
+    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("not found") from exc
+
+
+def manageable_regions(user: Any, roles: Iterable[str]) -> QuerySet[Region]:
+    """Regions in which the user holds one of ``roles`` (subtrees), for choice fields."""
+    scope = scope_of(user)
+    if scope.is_superuser:
+        return Region.objects.all()
+    return Region.objects.filter(in_paths(scope.paths_for(roles), "path"))

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    """Regions, units, people, households, roles, evidence, notifications."""
+
+    name = "cocreate.core"
+    label = "core"
+    verbose_name = _("基础数据")
+
+    def ready(self) -> None:
+        # Signal receivers for cross-cutting concerns only (login records), see CONVENTIONS.md.
+        from cocreate.core import signals  # noqa: F401

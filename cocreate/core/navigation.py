@@ -1,0 +1,50 @@
+"""The navigation menu each role sees; pages register their entries here, not in templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from cocreate.core.access import scope_of
+from cocreate.core.models import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url_name: str
+    icon: str
+    # None: every signed-in user; otherwise the roles that see the entry.
+    roles: frozenset[str] | None = None
+
+
+MANAGE_ROLES = frozenset({Role.ADMIN, Role.VILLAGE_STAFF, Role.TOWN_STAFF})
+NAV_ITEMS: list[NavItem] = [
+    NavItem(_("我的待办"), "core:home", "bi-list-check"),
+    NavItem(_("行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
+    NavItem(_("单位"), "core:unit_list", "bi-building", frozenset({Role.ADMIN})),
+    NavItem(_("人员"), "core:person_list", "bi-people", MANAGE_ROLES),
+    NavItem(_("户"), "core:household_list", "bi-house", MANAGE_ROLES | {Role.GRID_WORKER}),
+    NavItem(_("角色任职"), "core:membership_list", "bi-person-badge", frozenset({Role.ADMIN})),
+    NavItem(_("通知"), "core:notification_list", "bi-bell"),
+]
+
+
+def navigation_for(user: Any) -> list[dict[str, str]]:
+    if user is None or not user.is_authenticated:
+        return []
+    scope = scope_of(user)
+    items = []
+    for item in NAV_ITEMS:
+        if item.roles is not None and not scope.is_superuser and not scope.paths_for(item.roles):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"label": str(item.label), "url": url, "icon": item.icon, "name": item.url_name})
+    return items
