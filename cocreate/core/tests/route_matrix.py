@@ -1,0 +1,332 @@
+"""The route × role matrix: every URL pattern and API operation, for anonymous and every role.
+
+Routes are found by walking the URLconf and the API's OpenAPI document, so a route added later
+is covered without editing anything here. For each route and caller it checks:
+
+* no response is a 5xx;
+* no response body carries the out-of-scope marker (records of county B in the test world);
+* a route addressing an out-of-scope object by id never answers 2xx to a GET;
+* a write (POST/PUT/PATCH/DELETE) changes no record the caller cannot see.
+
+``run_matrix`` returns the violations instead of asserting, so a test can also prove that the
+checker catches an unscoped view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from cocreate.conftest import OUTSIDE_MARKER
+from cocreate.core import access
+
+MISSING_ID = 987654321
+WRITE_METHODS = ("post", "put", "patch", "delete")
+# Routes that are not part of the application's data surface.
+SKIPPED_PREFIXES = ("static/", "media/")
+
+
+@dataclass
+class Route:
+    """One addressable operation: a path template, its methods and the model it is about."""
+
+    template: str  # "core/households/<int:pk>/" or "/api/households/{id}"
+    name: str
+    params: list[str]
+    methods: tuple[str, ...]
+    kind: str  # "page" or "api"
+    regex: re.Pattern[str] | None = None
+
+
+@dataclass
+class MatrixResult:
+    routes: list[Route] = field(default_factory=list)
+    requests: int = 0
+    violations: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+
+
+# --- Finding routes --------------------------------------------------------------------------------
+
+_CONVERTER = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>")
+
+
+def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[str, str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}{entry.namespace}:"
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), f"{namespace}{entry.name or ''}", entry
+
+
+def page_routes(urlconf: str | None = None) -> list[Route]:
+    routes = []
+    for template, name, _pattern in _walk(get_resolver(urlconf).url_patterns, "", ""):
+        if template.startswith("api/") or template.startswith("^api/"):
+            continue  # API operations come from the OpenAPI document, with their methods
+        if template.startswith(SKIPPED_PREFIXES):
+            continue
+        if "(?P<" in template or template.startswith("^"):
+            regex = re.compile(template.replace("^", "").replace("$", "").replace("\\Z", ""))
+            params = list(regex.groupindex)
+            routes.append(Route(template, name, params, ("get", "post"), "page", regex))
+        else:
+            params = [m.group("name") for m in _CONVERTER.finditer(template)]
+            routes.append(Route(template, name, params, ("get", "post"), "page"))
+    return routes
+
+
+def api_routes() -> list[Route]:
+    from cocreate.api import api
+
+    schema = api.get_openapi_schema()
+    routes = []
+    for path, operations in schema["paths"].items():
+        methods = tuple(m for m in operations if m in ("get", *WRITE_METHODS))
+        params = re.findall(r"{(\w+)}", path)
+        routes.append(Route(path, path, params, methods, "api"))
+    return routes
+
+
+# --- Filling parameters with out-of-scope objects -----------------------------------------------
+
+
+def _model_index() -> dict[str, type[models.Model]]:
+    index: dict[str, type[models.Model]] = {}
+    for model in access.registered_models():
+        name = model._meta.model_name or ""
+        index[name] = model
+        index[str(model._meta.verbose_name_plural)] = model
+        index[name + "s"] = model
+    index.setdefault("people", apps.get_model("core", "Person"))
+    index.setdefault("tokens", apps.get_model("core", "ApiToken"))
+    return index
+
+
+def route_model(route: Route, index: dict[str, type[models.Model]]) -> type[models.Model] | None:
+    """The model a route is about: from its URL name (``core:household_detail``) or API path."""
+    if route.kind == "api":
+        segments = [s for s in route.template.split("/") if s and not s.startswith("{") and s != "api"]
+        candidates = segments[:1]
+    else:
+        short = route.name.split(":")[-1]
+        candidates = [short.split("_")[0], "_".join(short.split("_")[:2])]
+        if route.name.startswith("admin:"):
+            parts = short.split("_")
+            candidates = ["_".join(parts[1:-1]), *candidates]
+    for candidate in candidates:
+        if candidate in index:
+            return index[candidate]
+    return None
+
+
+def outside_objects(users: list[Any]) -> dict[type[models.Model], models.Model]:
+    """For each registered model, one row that none of ``users`` may see."""
+    found: dict[type[models.Model], models.Model] = {}
+    for model in access.registered_models():
+        hidden = model._default_manager.all()
+        for user in users:
+            hidden = hidden.exclude(pk__in=access.visible(model._default_manager.all(), user).values("pk"))
+        row = hidden.order_by("pk").first()
+        if row is not None:
+            found[model] = row
+    return found
+
+
+def fill(route: Route, outside: dict[type[models.Model], models.Model], index: dict[str, Any]) -> str | None:
+    """The concrete path for ``route`` with every id pointing outside every role's scope."""
+    main_model = route_model(route, index)
+    values: dict[str, str] = {}
+    for param in route.params:
+        values[param] = _param_value(param, main_model, outside, index)
+    if route.regex is not None:
+        return _fill_regex(route, values)
+    if route.kind == "api":
+        path = route.template
+        for name, value in values.items():
+            path = path.replace("{" + name + "}", value)
+        return path
+    path = _CONVERTER.sub(lambda m: values[m.group("name")], route.template)
+    return "/" + path
+
+
+def _param_value(
+    param: str,
+    main_model: type[models.Model] | None,
+    outside: dict[type[models.Model], models.Model],
+    index: dict[str, Any],
+) -> str:
+    if param in ("content_type_id", "content_type"):
+        model = main_model if main_model is not None and main_model._meta.model_name != "attachment" else None
+        model = model or apps.get_model("core", "Household")
+        ct = ContentType.objects.get_for_model(model)
+        return str(ct.pk) if param.endswith("_id") else f"{ct.app_label}.{ct.model}"
+    if param == "object_id":
+        model = main_model if main_model is not None and main_model._meta.model_name != "attachment" else None
+        model = model or apps.get_model("core", "Household")
+        row = outside.get(model)
+        return str(row.pk) if row else str(MISSING_ID)
+    if param.endswith("_id") and param[:-3] in index:
+        model = index[param[:-3]]
+    else:
+        model = main_model
+    row = outside.get(model) if model is not None else None
+    return str(row.pk) if row is not None else str(MISSING_ID)
+
+
+def _fill_regex(route: Route, values: dict[str, str]) -> str | None:
+    assert route.regex is not None
+    result = route.regex.pattern
+    for name in route.regex.groupindex:
+        group = re.search(r"\(\?P<" + name + r">([^)]*)\)", result)
+        if group is None:
+            return None
+        alternatives = group.group(1).split("|")
+        candidate = values.get(name, "")
+        if not re.fullmatch(group.group(1), candidate):
+            candidate = next((a for a in alternatives if re.fullmatch(r"[\w-]+", a)), "core")
+        result = result[: group.start()] + candidate + result[group.end() :]
+    result = result.replace("\\", "")
+    return "/" + result if route.regex.fullmatch(result) else None
+
+
+# --- Snapshots of what a caller cannot see -------------------------------------------------------------
+
+
+def hidden_snapshot(user: Any) -> dict[str, str]:
+    """A digest of every row of every registered model that ``user`` may not see."""
+    digest: dict[str, str] = {}
+    for model in access.registered_models():
+        manager = model._default_manager
+        visible_pks = access.visible(manager.all(), user).values("pk")
+        rows = manager.exclude(pk__in=visible_pks).order_by("pk").values()
+        h = hashlib.sha256()
+        for row in rows:
+            h.update(repr(sorted(row.items())).encode())
+        digest[model._meta.label] = h.hexdigest()
+    return digest
+
+
+WRITE_BODY_KEYS = (
+    "region",
+    "parent",
+    "unit",
+    "household",
+    "person",
+    "user",
+    "head",
+    "target",
+    "region_id",
+    "parent_id",
+    "unit_id",
+    "household_id",
+    "person_id",
+    "user_id",
+)
+
+
+def write_body(outside: dict[type[models.Model], models.Model], index: dict[str, Any]) -> dict[str, Any]:
+    """A request body that points every plausible foreign key at an out-of-scope row."""
+    body: dict[str, Any] = {
+        "name": f"{OUTSIDE_MARKER}新名称",
+        "number": f"{OUTSIDE_MARKER}-999",
+        "code": "990102001099",
+        "level": 5,
+        "kind": "department",
+        "role": "admin",
+        "title": OUTSIDE_MARKER,
+        "address": OUTSIDE_MARKER,
+        "phone": "13811112222",
+        "is_active": "false",
+    }
+    for key in WRITE_BODY_KEYS:
+        model = index.get(key.removesuffix("_id"))
+        if key.removesuffix("_id") == "head":
+            model = index.get("person")
+        if key.removesuffix("_id") == "target":
+            model = index.get("household")
+        row = outside.get(model) if model is not None else None
+        if row is not None:
+            body[key] = row.pk
+    return body
+
+
+# --- Running it ------------------------------------------------------------------------------------------------
+
+
+def _ensure_login(client: Client, user: Any) -> None:
+    if user is not None and "_auth_user_id" not in client.session:
+        client.force_login(user)
+
+
+def run_matrix(callers: dict[str, Any], *, urlconf: str | None = None) -> MatrixResult:
+    """Requests every route with every caller (``None`` = anonymous) and collects violations."""
+    index = _model_index()
+    role_users = [u for u in callers.values() if u is not None]
+    outside = outside_objects(role_users)
+    result = MatrixResult(routes=page_routes(urlconf) + api_routes())
+    body = write_body(outside, index)
+    for route in result.routes:
+        path = fill(route, outside, index)
+        if path is None:
+            result.unresolved.append(f"{route.kind} {route.template}: cannot build a path")
+            continue
+        if route.params and route_model(route, index) is None and not route.name.startswith("admin:"):
+            result.unresolved.append(f"{route.kind} {route.template}: model unknown, tried id {MISSING_ID}")
+        for caller_name, user in callers.items():
+            client = Client(raise_request_exception=False)
+            for method in route.methods:
+                _ensure_login(client, user)
+                before = hidden_snapshot(user) if method in WRITE_METHODS else None
+                if route.kind == "api":
+                    kwargs: dict[str, Any] = {"content_type": "application/json"} if method != "get" else {}
+                    data: Any = body if method != "get" else None
+                    response = (
+                        getattr(client, method)(path, data, **kwargs)
+                        if data is not None
+                        else getattr(client, method)(path)
+                    )
+                else:
+                    response = getattr(client, method)(path, body if method == "post" else None)
+                result.requests += 1
+                where = f"{method.upper()} {path} ({route.name}) as {caller_name}"
+                if response.status_code >= 500:
+                    result.violations.append(f"{where}: HTTP {response.status_code}")
+                content = getattr(response, "content", b"") if not getattr(response, "streaming", False) else b""
+                if OUTSIDE_MARKER.encode() in content:
+                    result.violations.append(f"{where}: out-of-scope record in the response")
+                if (
+                    method == "get"
+                    and route.params
+                    and 200 <= response.status_code < 300
+                    and _addresses_data(route, index)
+                ):
+                    result.violations.append(f"{where}: out-of-scope id answered {response.status_code}")
+                if before is not None:
+                    after = hidden_snapshot(user)
+                    changed = [label for label in before if before[label] != after.get(label)]
+                    if changed:
+                        result.violations.append(f"{where}: changed records outside scope: {changed}")
+    return result
+
+
+def _addresses_data(route: Route, index: dict[str, Any]) -> bool:
+    """Whether a route's path parameters name records (not e.g. a language code or a page)."""
+    if route.name.startswith("admin:") and route.params == ["app_label"]:
+        return False
+    return (
+        any(p in ("pk", "id", "object_id") or p.endswith("_id") for p in route.params)
+        or route_model(route, index) is not None
+    )
