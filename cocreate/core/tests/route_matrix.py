@@ -178,10 +178,7 @@ def _param_value(
         model = model or apps.get_model("core", "Household")
         row = outside.get(model)
         return str(row.pk) if row else str(MISSING_ID)
-    if param.endswith("_id") and param[:-3] in index:
-        model = index[param[:-3]]
-    else:
-        model = main_model
+    model = index[param[:-3]] if param.endswith("_id") and param[:-3] in index else main_model
     row = outside.get(model) if model is not None else None
     return str(row.pk) if row is not None else str(MISSING_ID)
 
