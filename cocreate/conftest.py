@@ -116,7 +116,7 @@ def build_world() -> World:
         number=f"{OUTSIDE_MARKER}-001", region=r["village_b"], address=f"{OUTSIDE_MARKER}路1号"
     )
 
-    unit_for_role = {
+    unit_for_role: dict[str, Unit] = {
         Role.DEPT_STAFF: u["dept"],
         Role.TOWN_STAFF: u["town_office"],
         Role.VILLAGE_STAFF: u["village_committee"],
