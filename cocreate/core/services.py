@@ -204,7 +204,7 @@ def account_create(*, actor: Any, person: Person, phone: str, password: str | No
     require(actor, access.CHANGE, person)
     if User.objects.filter(phone=phone).exists():
         raise ValidationError({"phone": _("该手机号已注册账号")})
-    if hasattr(person, "account") and person.account is not None:
+    if User.objects.filter(person=person).exists():
         raise ValidationError({"person": _("此人已有账号")})
     user = User(phone=phone, person=person, email=email, display_name=person.name)
     if password:
