@@ -295,8 +295,22 @@ class Membership(models.Model):
         verbose_name = _("角色任职")
         verbose_name_plural = _("角色任职")
         ordering = ["region__path", "role"]
+        # One active holding of a role per place. Two partial constraints, because a plain
+        # unique (…, unit) lets rows with unit NULL repeat (NULLs are distinct in SQL); ended
+        # memberships stay for the history and do not block granting the role again.
         constraints = [
-            models.UniqueConstraint(fields=["user", "role", "region", "unit"], name="membership_unique"),
+            models.UniqueConstraint(
+                fields=["user", "role", "region", "unit"],
+                condition=Q(is_active=True, unit__isnull=False),
+                name="membership_unique_active_with_unit",
+                violation_error_message=_("该账号在此区划、此单位已担任此角色"),
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "region"],
+                condition=Q(is_active=True, unit__isnull=True),
+                name="membership_unique_active_without_unit",
+                violation_error_message=_("该账号在此区划已担任此角色"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,6 +37,19 @@ def require(actor: Any, action: str, obj: Any) -> None:
 
 
 def _assign(obj: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+def save_or_conflict(obj: Model) -> None:
+    """Saves ``obj``; losing a unique-constraint race to a parallel request is a ValidationError.
+
+    ``full_clean`` already reports duplicates, but two requests can both pass it before either
+    commits; the database constraint then decides, and the loser gets a clear message, not a 500.
+    """
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise ValidationError(_("与已有记录重复（可能刚被他人提交），请刷新后再试")) from exc
+
+
     allowed = set(allowed)
     unknown = set(data) - allowed
     if unknown:
@@ -62,7 +75,7 @@ def region_create(*, actor: Any, code: str, name: str, level: int, parent: Regio
     require(actor, access.CREATE, region)
     _check_region_level(region)
     region.full_clean(exclude=["path"])
-    region.save()
+    save_or_conflict(region)
     return region
 
 
@@ -72,7 +85,7 @@ def region_update(*, actor: Any, region: Region, data: Mapping[str, Any]) -> Reg
     require(actor, access.CHANGE, region)
     _assign(region, data, {"name", "is_active"})
     region.full_clean(exclude=["path"])
-    region.save()
+    save_or_conflict(region)
     return region
 
 
@@ -101,7 +114,7 @@ def unit_create(
     )
     require(actor, access.CREATE, unit)
     unit.full_clean()
-    unit.save()
+    save_or_conflict(unit)
     return unit
 
 
@@ -112,7 +125,7 @@ def unit_update(*, actor: Any, unit: Unit, data: Mapping[str, Any]) -> Unit:
     _assign(unit, data, {"name", "short_name", "kind", "region", "parent", "credit_code", "is_active"})
     require(actor, access.CHANGE, unit)
     unit.full_clean()
-    unit.save()
+    save_or_conflict(unit)
     return unit
 
 
@@ -253,7 +266,7 @@ def membership_grant(
     ):
         raise ValidationError({"unit": _("单位必须位于该区划或其上下级")})
     membership.full_clean()
-    membership.save()
+    save_or_conflict(membership)
     access.forget_scope(user)
     return membership
 
@@ -280,7 +293,7 @@ def household_create(
     household = Household(number=number.strip(), region=region, address=address.strip())
     require(actor, access.CREATE, household)
     household.full_clean()
-    household.save()
+    save_or_conflict(household)
     if head is not None:
         household_set_head(actor=actor, household=household, head=head)
     return household
@@ -292,7 +305,7 @@ def household_update(*, actor: Any, household: Household, data: Mapping[str, Any
     require(actor, access.CHANGE, household)
     _assign(household, data, {"number", "address"})
     household.full_clean()
-    household.save()
+    save_or_conflict(household)
     return household
 
 
