@@ -22,6 +22,7 @@ from cocreate.core.models import (
     Household,
     HouseholdRelation,
     Membership,
+    Notification,
     Person,
     Region,
     RegionLevel,
@@ -354,3 +355,16 @@ def household_set_head(*, actor: Any, household: Household, head: Person) -> Hou
     household.head = head
     household.save(update_fields=["head"])
     return household
+
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def notification_mark_read(*, actor: Any, notification: Notification) -> Notification:
+    """Marks one of the actor's own notifications as read; reading twice keeps the first time."""
+    require(actor, access.CHANGE, notification)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
