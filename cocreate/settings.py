@@ -277,6 +277,10 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "cocreate@localhost")
+# A worker must never hang on a dead mail server: the outbox retries instead.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+# Absolute base for links in e-mails and SMS (e.g. "https://gtdz.example.gov.cn"); empty keeps paths.
+SITE_URL = env("SITE_URL").rstrip("/")
 if EMAIL_HOST_USER or env("EMAIL_HOST"):
     EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 
@@ -287,6 +291,9 @@ SMS_GATEWAY_METHOD = env("SMS_GATEWAY_METHOD", "POST")
 SMS_GATEWAY_BODY = env("SMS_GATEWAY_BODY", '{{"phone": "{phone}", "text": "{text}"}}')
 SMS_GATEWAY_CONTENT_TYPE = env("SMS_GATEWAY_CONTENT_TYPE", "application/json")
 SMS_GATEWAY_TIMEOUT = env_int("SMS_GATEWAY_TIMEOUT", 10)
+# Extra request headers for the gateway as JSON, e.g. '{"Authorization": "Bearer …"}'.
+SMS_GATEWAY_HEADERS = env("SMS_GATEWAY_HEADERS", "{}")
+SMS_SIGNATURE = env("SMS_SIGNATURE", "【共同缔造】")
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
 
 # --- Logging ------------------------------------------------------------------------------------
