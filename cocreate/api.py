@@ -1,18 +1,37 @@
-"""The REST API under /api/: one NinjaAPI, each app contributes a router."""
+"""The REST API under /api/: one NinjaAPI, each app contributes a router.
+
+The schema is at /api/openapi.json and the docs at /api/docs (Swagger UI from ninja's own
+static folder: no CDN). Authentication, pagination and the error format: docs/api.md.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import NinjaAPI
+from ninja.renderers import JSONRenderer
 
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, install_error_handlers
 
+
+class UTF8JSONRenderer(JSONRenderer):
+    """JSON with Chinese text as is (UTF-8), not as \\u escapes: readable in logs and curl."""
+
+    json_dumps_params: dict[str, Any] = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="cocreate API",
     version="1",
-    description="共同缔造平台接口。所有列表按调用者的权限范围过滤，并分页。",
+    description=(
+        "共同缔造平台接口。所有列表按调用者的权限范围过滤并分页（limit/offset）；"
+        '错误一律返回 {"error": 代码, "detail": 中文说明}。认证：浏览器会话（写操作需 CSRF 令牌）'
+        "或 Authorization: Bearer 接口令牌。详见 docs/api.md。"
+    ),
     urls_namespace="api",
     auth=api_auth,
+    renderer=UTF8JSONRenderer(),
 )
 install_error_handlers(api)
 api.add_router("/", core_router)
