@@ -228,7 +228,8 @@ STATICFILES_DIRS = [
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
     ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
 ]
-STATICFILES_DIRS = [(prefix, path) for prefix, path in STATICFILES_DIRS if path.exists()]
+# The project's own assets (cocreate/static) are not inside an app, so they are listed here.
+STATICFILES_DIRS = [("", BASE_DIR / "cocreate" / "static"), *((p, d) for p, d in STATICFILES_DIRS if d.exists())]
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 
 MEDIA_URL = "/media/"
