@@ -8,6 +8,7 @@ instances, route the outbox's send task to them, and play the consumer's part wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -94,10 +95,8 @@ class RedisProcess:
             import redis
 
             # SHUTDOWN SAVE writes dump.rdb even with "--save ''", as a persistent production Redis would.
-            try:
+            with contextlib.suppress(redis.ConnectionError):
                 redis.Redis.from_url(self.url).shutdown(save=True)
-            except redis.ConnectionError:
-                pass
         else:
             self.process.terminate()
         self.process.wait(timeout=10)
@@ -159,7 +158,7 @@ def queue_mail(staff: Any, title: str, capture: Any) -> OutboxMessage:
 
 
 def subjects() -> list[str]:
-    return sorted(m.subject for m in mail.outbox)
+    return sorted(str(m.subject) for m in mail.outbox)
 
 
 @pytest.mark.redis
