@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,3 +13,6 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Signal receivers for cross-cutting concerns only (login records), see CONVENTIONS.md.
         from cocreate.core import signals  # noqa: F401
+
+        # Every app's jobs.py registers its Huey tasks; run_huey itself only looks for tasks.py.
+        autodiscover_modules("jobs")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -266,3 +269,87 @@ def test_round_trip_through_the_machines_redis(
         assert message.status == MessageStatus.SENT and subjects() == ["经由 Redis"]
     finally:
         huey.storage.flush_all()
+
+
+# --- manage.py serve --------------------------------------------------------------------------------
+
+
+class Serve:
+    """``manage.py serve`` in a scratch var/ folder, with its output collected in a file."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        from django.conf import settings
+
+        self.port = free_port()
+        self.log_path = tmp_path / "serve.log"
+        (tmp_path / "demo_accounts.txt").write_text("演示账号 13700000001 密码 demo-pw\n", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "COCREATE_"))}
+        env["COCREATE_VAR_DIR"] = str(tmp_path)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "serve", "--port", str(self.port), "--workers", "1", "--threads", "2"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/openapi.json", timeout=2) as response:
+                    assert response.status == 200
+                if "sweep_outbox" in self.output:  # the consumer is up and found the jobs
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"serve did not come up:\n{self.output[-3000:]}")
+            time.sleep(0.2)
+
+    def children(self) -> list[int]:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in out.stdout.split()]
+
+    def port_is_closed(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) != 0
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def test_serve_runs_web_and_consumer_and_stops_both_on_sigterm(tmp_path: Path) -> None:
+    serve = Serve(tmp_path)
+    try:
+        serve.wait_until_up()
+        assert len(serve.children()) == 2
+        assert "演示账号 13700000001" in serve.output
+        assert f"http://127.0.0.1:{serve.port}/" in serve.output
+        serve.process.send_signal(signal.SIGTERM)
+        assert serve.process.wait(timeout=30) == 0
+        assert serve.port_is_closed()
+    finally:
+        serve.kill()
+
+
+def test_serve_stops_when_a_child_dies(tmp_path: Path) -> None:
+    serve = Serve(tmp_path)
+    try:
+        serve.wait_until_up()
+        consumer = next(pid for pid in serve.children() if "run_huey" in Path(f"/proc/{pid}/cmdline").read_text())
+        os.kill(consumer, signal.SIGKILL)
+        assert serve.process.wait(timeout=30) != 0
+        assert "jobs" in serve.output
+        assert serve.port_is_closed()
+    finally:
+        serve.kill()
