@@ -51,6 +51,7 @@ from cocreate.core.schemas import (
     MembershipIn,
     MembershipOut,
     MeOut,
+    PatchSchema,
     PersonDetailOut,
     PersonFilter,
     PersonIn,
@@ -129,9 +130,10 @@ def _get_optional(model: type[M], request: HttpRequest, pk: int | None, field: s
     return None if pk is None else _get(model, request, pk, field)
 
 
-def _changes(payload: Schema, *, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
+def _changes(payload: PatchSchema) -> dict[str, Any]:
     """The fields a PATCH body actually sent; ``null`` only where the field may be empty."""
     data = payload.model_dump(exclude_unset=True)
+    nullable = payload.nullable_fields
     refused = {name: ["此字段不能为空"] for name, value in data.items() if value is None and name not in nullable}
     if refused:
         raise ValidationError(refused)
@@ -207,7 +209,7 @@ def unit_create(request: HttpRequest, payload: UnitIn) -> Status:
 @router.patch("/units/{id}", response={200: UnitOut, **WRITE_ERRORS}, tags=["units"], summary="修改单位")
 def unit_update(request: HttpRequest, id: Id, payload: UnitPatch) -> Any:
     unit = _get(_unit_qs(), request, id)
-    data = _changes(payload, nullable=frozenset({"parent_id"}))
+    data = _changes(payload)
     if "region_id" in data:
         data["region"] = _get(Region, request, data.pop("region_id"), "region_id")
     if "parent_id" in data:
@@ -262,7 +264,7 @@ def person_create(request: HttpRequest, payload: PersonIn) -> Status:
 @router.patch("/people/{id}", response={200: PersonDetailOut, **WRITE_ERRORS}, tags=["people"], summary="修改人员")
 def person_update(request: HttpRequest, id: Id, payload: PersonPatch) -> Person:
     person = _get(_person_qs(), request, id)
-    data = _person_data(request, _changes(payload, nullable=frozenset({"birth_date", "household_id"})))
+    data = _person_data(request, _changes(payload))
     person = services.person_update(actor=_user(request), person=person, data=data)
     return _person_for_detail(request, person)
 
@@ -413,14 +415,18 @@ def _attachment_qs() -> QuerySet[Attachment]:
     return Attachment.objects.select_related("content_type", "uploaded_by", "uploaded_by__person")
 
 
-def _target(request: HttpRequest, content_type: str, object_id: str) -> Any:
-    """The record an attachment hangs on, if the caller may see it; else 404 naming the field."""
+def _content_type(label: str) -> ContentType:
+    """``app_label.model`` → its ContentType, else 404 naming the field."""
     try:
-        app_label, model_name = content_type.split(".", 1)
-        ct = ContentType.objects.get_by_natural_key(app_label, model_name)
+        app_label, model_name = label.split(".", 1)
+        return ContentType.objects.get_by_natural_key(app_label, model_name)
     except (ValueError, ContentType.DoesNotExist) as exc:
         raise NotVisible("content_type") from exc
-    model = ct.model_class()
+
+
+def _target(request: HttpRequest, content_type: str, object_id: str) -> Any:
+    """The record an attachment hangs on, if the caller may see it; else 404 naming the field."""
+    model = _content_type(content_type).model_class()
     if model is None:
         raise NotVisible("content_type")
     return _get(model, request, object_id, "object_id")
@@ -428,18 +434,21 @@ def _target(request: HttpRequest, content_type: str, object_id: str) -> Any:
 
 @router.get(
     "/attachments",
-    response={200: list[AttachmentOut], **_errors(400, 401, 404, 422)},
+    response={200: list[AttachmentOut], **LIST_ERRORS},
     tags=["attachments"],
     summary="佐证材料列表",
 )
 @paginate(Pagination)
 def attachment_list(request: HttpRequest, filters: Query[AttachmentFilter]) -> QuerySet[Attachment]:
-    if (filters.content_type is None) != (filters.object_id is None):
-        raise ValidationError({"object_id": ["content_type 与 object_id 须同时给出"]})
     qs = Attachment.objects.visible_to(_user(request))
     if filters.content_type is not None and filters.object_id is not None:
+        # One record's evidence: the record itself must be visible (404 otherwise).
         target = _target(request, filters.content_type, filters.object_id)
         qs = selectors.attachments_for(user=_user(request), target=target)
+    elif filters.content_type is not None:
+        qs = qs.filter(content_type=_content_type(filters.content_type))
+    elif filters.object_id is not None:
+        qs = qs.filter(object_id=filters.object_id)
     return qs.select_related("content_type", "uploaded_by", "uploaded_by__person").order_by("-uploaded_at", "-id")
 
 
@@ -499,7 +508,8 @@ def attachment_upload(
     object_id: str = Form(..., max_length=40, pattern=r"^[0-9A-Za-z_-]+$"),
     description: str = Form("", max_length=200, pattern=NO_NUL),
     place: str = Form("", max_length=200, pattern=NO_NUL, description="地点"),
-    taken_at: datetime | None = Form(None, description="拍摄/形成时间"),  # noqa: B008
+    # Typed without null: a multipart form cannot send one, so the schema must not offer it.
+    taken_at: datetime = Form(None, description="拍摄/形成时间（ISO 8601）"),  # noqa: B008
 ) -> Status:
     from cocreate.core import evidence
 

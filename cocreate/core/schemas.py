@@ -7,9 +7,10 @@ schema tells a client what will be accepted, and bad input stops at 422 before a
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from ninja import Field, Schema
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from cocreate.core.models import (
     ApiToken,
@@ -53,6 +54,56 @@ RoleValue = Literal[
 ]
 
 
+# --- Input bases ----------------------------------------------------------------------------------
+
+
+class QuerySchema(BaseModel):
+    """Query parameters: plain pydantic, lax (every value arrives as text and is converted)."""
+
+
+class InputSchema(BaseModel):
+    """A JSON request body: a plain pydantic model in strict mode.
+
+    Plain pydantic, because ninja's ``Schema`` reads attributes off any object and would let a
+    body of ``[null, null]`` through as "nothing sent"; strict, so ``0`` is not taken for
+    ``false`` or for 1970-01-01, and ``"5"`` is not an id: what the schema says is what passes.
+    """
+
+    model_config = ConfigDict(strict=True)
+
+
+def _date_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("应为 YYYY-MM-DD 格式的日期字符串")
+    return value
+
+
+# A date in a strict body: JSON has no date type, so the text form is the one accepted.
+IsoDate = Annotated[date, Field(strict=False), BeforeValidator(_date_text)]
+
+
+def _patch_json_schema(schema: dict[str, Any], cls: type[Any]) -> None:
+    # A PATCH field may be left out, but only the fields in ``nullable_fields`` may be sent as
+    # null; say so in the OpenAPI schema (the handler answers 400 to a null anywhere else).
+    nullable: frozenset[str] = getattr(cls, "nullable_fields", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable:
+            continue
+        branches = [b for b in prop.get("anyOf", ()) if b.get("type") != "null"]
+        if "anyOf" in prop and len(branches) == 1:
+            del prop["anyOf"]
+            prop.update(branches[0])
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class PatchSchema(InputSchema):
+    """A PATCH body: every field optional; ``null`` only where ``nullable_fields`` allows it."""
+
+    model_config = ConfigDict(strict=True, json_schema_extra=_patch_json_schema)
+    nullable_fields: ClassVar[frozenset[str]] = frozenset()
+
+
 # --- Errors -------------------------------------------------------------------------------------
 
 
@@ -89,14 +140,14 @@ class RegionOut(Schema):
         return obj.parent.name if obj.parent_id and obj.parent else None
 
 
-class RegionIn(Schema):
+class RegionIn(InputSchema):
     code: Annotated[str, Field(pattern=r"^[0-9]{2,15}$", description="统计用区划代码，2至15位数字")]
     name: Annotated[Text, Field(min_length=1, max_length=100)]
     level: Annotated[int, Field(ge=1, le=6, description="1省 2市 3县/区 4乡镇/街道 5村/社区 6网格/小区/自然村")]
     parent_id: Id | None = None
 
 
-class RegionPatch(Schema):
+class RegionPatch(PatchSchema):
     name: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
     is_active: bool | None = None
 
@@ -126,7 +177,7 @@ class UnitOut(Schema):
         return obj.region.name
 
 
-class UnitIn(Schema):
+class UnitIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     kind: UnitKindValue
     region_id: Id
@@ -135,7 +186,9 @@ class UnitIn(Schema):
     credit_code: Annotated[str, Field(pattern=r"^[0-9A-Z]{0,18}$")] = ""
 
 
-class UnitPatch(Schema):
+class UnitPatch(PatchSchema):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"parent_id"})
+
     name: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
     short_name: Annotated[Text, Field(max_length=40)] | None = None
     kind: UnitKindValue | None = None
@@ -228,26 +281,28 @@ class PersonDetailOut(PersonOut):
         return bool(getattr(obj, "api_has_account", False))
 
 
-class PersonIn(Schema):
+class PersonIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=50)]
     region_id: Id
     phone: Annotated[str, Field(pattern=r"^(1[0-9]{10})?$")] = ""
     id_number: Annotated[str, Field(pattern=r"^([0-9]{17}[0-9Xx])?$")] = ""
     gender: GenderValue = ""
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     household_id: Id | None = None
     relation: RelationOrBlank = ""
     is_party_member: bool = False
     is_representative: bool = False
 
 
-class PersonPatch(Schema):
+class PersonPatch(PatchSchema):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"birth_date", "household_id"})
+
     name: Annotated[Text, Field(min_length=1, max_length=50)] | None = None
     region_id: Id | None = None
     phone: Annotated[str, Field(pattern=r"^(1[0-9]{10})?$")] | None = None
     id_number: Annotated[str, Field(pattern=r"^([0-9]{17}[0-9Xx])?$")] | None = None
     gender: GenderValue | None = None
-    birth_date: date | None = None
+    birth_date: IsoDate | None = None
     household_id: Id | None = None
     relation: RelationOrBlank | None = None
     is_party_member: bool | None = None
@@ -294,17 +349,17 @@ class MembershipOut(Schema):
         return obj.unit.name if obj.unit_id and obj.unit else None
 
 
-class MembershipIn(Schema):
+class MembershipIn(InputSchema):
     person_id: Id = Field(..., description="获得角色的人员；此人须已有账号")
     role: RoleValue
     region_id: Id
     unit_id: Id | None = None
     title: Annotated[Text, Field(max_length=50)] = ""
-    starts_on: date | None = None
+    starts_on: IsoDate | None = None
 
 
-class MembershipEndIn(Schema):
-    ends_on: date | None = Field(None, description="截止日期，默认今天")
+class MembershipEndIn(InputSchema):
+    ends_on: IsoDate | None = Field(None, description="截止日期，默认今天")
 
 
 # --- Households ---------------------------------------------------------------------------------
@@ -354,24 +409,24 @@ class HouseholdDetailOut(HouseholdOut):
         return list(obj.members.order_by("name", "id"))
 
 
-class HouseholdIn(Schema):
+class HouseholdIn(InputSchema):
     number: Annotated[Text, Field(min_length=1, max_length=30)]
     region_id: Id
     address: Annotated[Text, Field(max_length=200)] = ""
     head_id: Id | None = None
 
 
-class HouseholdPatch(Schema):
+class HouseholdPatch(PatchSchema):
     number: Annotated[Text, Field(min_length=1, max_length=30)] | None = None
     address: Annotated[Text, Field(max_length=200)] | None = None
 
 
-class HouseholdMemberIn(Schema):
+class HouseholdMemberIn(InputSchema):
     person_id: Id
     relation: RelationValue = "other"
 
 
-class HouseholdHeadIn(Schema):
+class HouseholdHeadIn(InputSchema):
     person_id: Id
 
 
@@ -440,7 +495,7 @@ class TokenCreatedOut(TokenOut):
         return str(getattr(obj, "api_raw_token", ""))
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=60)]
     expires_in_days: int | None = Field(None, ge=1, le=3650, description="有效天数；不填则长期有效")
 
@@ -499,36 +554,36 @@ class MeOut(Schema):
 SearchText = Annotated[Text, Field(max_length=100, description="按名称等模糊查找")]
 
 
-class RegionFilter(Schema):
+class RegionFilter(QuerySchema):
     search: SearchText = ""
     level: int | None = Field(None, ge=1, le=6, description="层级 1–6")
     parent: Id | None = Field(None, description="上级区划 id（只列直接下级）")
 
 
-class UnitFilter(Schema):
+class UnitFilter(QuerySchema):
     search: SearchText = ""
     kind: UnitKindValue | None = None
     region: Id | None = Field(None, description="区划 id（含其下级）")
 
 
-class PersonFilter(Schema):
+class PersonFilter(QuerySchema):
     search: SearchText = ""
     region: Id | None = Field(None, description="区划 id（含其下级）")
     verified: bool | None = Field(None, description="是否已核实")
 
 
-class MembershipFilter(Schema):
+class MembershipFilter(QuerySchema):
     role: RoleValue | None = None
     region: Id | None = Field(None, description="区划 id（含其下级）")
     active: bool = Field(True, description="false 时包括已结束的任职")
 
 
-class HouseholdFilter(Schema):
+class HouseholdFilter(QuerySchema):
     search: SearchText = ""
     region: Id | None = Field(None, description="区划 id（含其下级）")
 
 
-class AttachmentFilter(Schema):
+class AttachmentFilter(QuerySchema):
     content_type: Annotated[str, Field(max_length=100, pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")] | None = Field(
         None, description="app_label.model，如 core.household；须与 object_id 同时给出"
     )

@@ -607,8 +607,18 @@ def test_attachments_refused_uploads_store_nothing(world: World) -> None:
     assert_error(upload(staff, world.households["outside"], PNG), 404)
     assert_error(upload(staff, world.households["a"], PNG, content_type="core.nothing"), 404)
     assert_error(upload(staff, world.households["a"], PNG, content_type="not a label"), 422)
-    assert_error(staff.get("/api/attachments", {"content_type": "core.household"}), 400)
+    assert_error(staff.get("/api/attachments", {"content_type": "core.nothing"}), 404)
     assert Attachment.objects.count() == before
+
+
+def test_attachment_list_filters_by_type_alone(world: World) -> None:
+    staff = as_role(world, Role.VILLAGE_STAFF)
+    on_household = upload(staff, world.households["a"], PNG).json()
+    on_person = upload(staff, world.people["a_member"], PNG).json()
+    by_type = staff.get("/api/attachments", {"content_type": "core.person"}).json()
+    assert [a["id"] for a in by_type["items"]] == [on_person["id"]]
+    assert staff.get("/api/attachments").json()["count"] == 2
+    assert on_household["id"] != on_person["id"]
 
 
 # --- Errors, pagination, performance, docs --------------------------------------------------------------
@@ -627,6 +637,27 @@ def test_bad_input_answers_4xx_with_error_body(world: World) -> None:
     missing = assert_error(send(admin, "post", "/api/households", {"number": "N"}), 422)
     assert "region_id" in missing["fields"]
     assert_error(send(admin, "post", "/api/units", {"name": "x\x00", "kind": "school", "region_id": 1}), 422)
+    # A body must be a JSON object: an array is refused, not read as "nothing changed".
+    household = world.households["a2"]
+    assert_error(send(admin, "patch", f"/api/households/{household.pk}", [None, None]), 422)
+    assert_error(
+        send(
+            admin, "post", f"/api/memberships/{Membership.objects.get(user=world.user(Role.VILLAGE_STAFF)).pk}/end", [1]
+        ),
+        422,
+    )
+    # Strict bodies: 0 is not false, not a date; "5" is not an id.
+    town = world.regions["town_a"]
+    assert_error(send(admin, "patch", f"/api/regions/{town.pk}", {"is_active": 0}), 422)
+    assert Region.objects.get(pk=town.pk).is_active
+    membership = Membership.objects.get(user=world.user(Role.VILLAGE_STAFF))
+    assert_error(send(admin, "post", f"/api/memberships/{membership.pk}/end", {"ends_on": 0}), 422)
+    assert Membership.objects.get(pk=membership.pk).is_active
+    assert_error(send(admin, "post", "/api/households", {"number": "S-1", "region_id": str(town.pk)}), 422)
+    # PATCH: leaving a field out keeps it; null is refused where the field cannot be empty.
+    body = assert_error(send(admin, "patch", f"/api/households/{household.pk}", {"number": None}), 400)
+    assert body["fields"] == {"number": ["此字段不能为空"]}
+    assert Household.objects.get(pk=household.pk).number == "A2-001"
 
 
 def test_pagination_limit_offset_count_and_stable_order(world: World) -> None:
@@ -702,7 +733,12 @@ def test_openapi_schema_documents_errors_and_pagination(world: World) -> None:
                 assert {"400", "403", "404", "422"} <= set(op["responses"]), (path, method)
     limit = next(p for p in paths["/api/households"]["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"]["maximum"] == 200 and limit["schema"]["default"] == 50
-    assert set(schema["components"]["schemas"]["ErrorOut"]["required"]) == {"error", "detail"}
+    components = schema["components"]["schemas"]
+    assert set(components["ErrorOut"]["required"]) == {"error", "detail"}
+    # PATCH schemas offer null only where the API accepts it.
+    person_patch = components["PersonPatch"]["properties"]
+    assert person_patch["name"]["type"] == "string" and "anyOf" not in person_patch["name"]
+    assert {"type": "null"} in person_patch["household_id"]["anyOf"]
 
 
 def test_docs_page_uses_only_local_static_files(world: World) -> None:
