@@ -46,5 +46,9 @@ def navigation_for(user: Any) -> list[dict[str, str]]:
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        items.append({"label": str(item.label), "url": url, "icon": item.icon, "name": item.url_name})
+        # "core:household_list" → "core:household_": the entry stays highlighted on detail pages.
+        section = item.url_name.rsplit("_", 1)[0] + "_" if "_" in item.url_name else item.url_name
+        items.append(
+            {"label": str(item.label), "url": url, "icon": item.icon, "name": item.url_name, "section": section}
+        )
     return items

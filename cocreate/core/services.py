@@ -37,7 +37,6 @@ def require(actor: Any, action: str, obj: Any) -> None:
         raise PermissionDenied(_("无权执行此操作"))
 
 
-def _assign(obj: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
 def save_or_conflict(obj: Model) -> None:
     """Saves ``obj``; losing a unique-constraint race to a parallel request is a ValidationError.
 
@@ -51,6 +50,7 @@ def save_or_conflict(obj: Model) -> None:
         raise ValidationError(_("与已有记录重复（可能刚被他人提交），请刷新后再试")) from exc
 
 
+def _assign(obj: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
     allowed = set(allowed)
     unknown = set(data) - allowed
     if unknown:

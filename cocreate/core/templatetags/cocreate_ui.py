@@ -68,3 +68,8 @@ def local_url(value: Any) -> str:
     if url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts=set()):
         return url
     return ""
+
+
+@register.filter
+def startswith(value: Any, prefix: str) -> bool:
+    return str(value or "").startswith(prefix)

@@ -691,3 +691,28 @@ def test_login_with_phone_and_password(client: Client, world: World) -> None:
     response = client.post(reverse("core:login"), {"username": staff.phone, "password": PASSWORD})
     assert response.status_code == 302
     assert client.get(reverse("core:household_list")).status_code == 200
+
+
+def test_verify_from_the_todo_list_returns_to_it(client: Client, world: World) -> None:
+    login(client, world.user(Role.VILLAGE_STAFF))
+    todo = f"{reverse('core:person_list')}?verified=0"
+    person = world.people["a_member"]
+    verify_url = reverse("core:person_verify", args=[person.pk])
+    assert verify_url in body(client.get(todo))
+    response = client.post(verify_url, {"next": todo})
+    assert response.status_code == 302 and response["Location"] == todo
+    assert ">甲村村民</a>" not in body(client.get(todo))
+    # Off-site "next" targets are ignored.
+    response = client.post(reverse("core:person_unverify", args=[person.pk]), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("core:person_detail", args=[person.pk])
+    # Viewers who may not verify get no button.
+    dept = body(login(Client(), world.user(Role.DEPT_STAFF)).get(todo))
+    assert "甲村村民" in dept and verify_url not in dept
+
+
+def test_navigation_marks_the_section_on_detail_pages(client: Client, world: World) -> None:
+    login(client, world.user(Role.VILLAGE_STAFF))
+    text = body(client.get(reverse("core:household_detail", args=[world.households["a"].pk])))
+    nav = text.split('id="cc-nav"', 1)[1].split("</ul>", 1)[0]
+    active = re.findall(r'nav-link active[^>]*href="([^"]+)"', nav)
+    assert active == [reverse("core:household_list")]
