@@ -29,6 +29,20 @@ MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
+def _json_number(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer, so the lax int parser stays; text and booleans do not.
+    if isinstance(value, (str, bool)):
+        raise ValueError("应为整数")
+    return value
+
+
+# Integers in a strict JSON body. The bounds sit with the int itself (before the validator),
+# or pydantic could not put them into the JSON schema as minimum/maximum.
+BodyId = Annotated[int, Field(strict=False, ge=1, le=MAX_ID), BeforeValidator(_json_number)]
+RegionLevelValue = Annotated[int, Field(strict=False, ge=1, le=6), BeforeValidator(_json_number)]
+TokenDays = Annotated[int, Field(strict=False, ge=1, le=3650), BeforeValidator(_json_number)]
+
+
 # PostgreSQL cannot store NUL in text columns; the pattern refuses it up front (422), and being
 # part of the schema it also tells generated clients and schemathesis what is acceptable.
 NO_NUL = r"^[^\x00]*$"
@@ -143,8 +157,8 @@ class RegionOut(Schema):
 class RegionIn(InputSchema):
     code: Annotated[str, Field(pattern=r"^[0-9]{2,15}$", description="统计用区划代码，2至15位数字")]
     name: Annotated[Text, Field(min_length=1, max_length=100)]
-    level: Annotated[int, Field(ge=1, le=6, description="1省 2市 3县/区 4乡镇/街道 5村/社区 6网格/小区/自然村")]
-    parent_id: Id | None = None
+    level: Annotated[RegionLevelValue, Field(description="1省 2市 3县/区 4乡镇/街道 5村/社区 6网格/小区/自然村")]
+    parent_id: BodyId | None = None
 
 
 class RegionPatch(PatchSchema):
@@ -180,9 +194,9 @@ class UnitOut(Schema):
 class UnitIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
     kind: UnitKindValue
-    region_id: Id
+    region_id: BodyId
     short_name: Annotated[Text, Field(max_length=40)] = ""
-    parent_id: Id | None = None
+    parent_id: BodyId | None = None
     credit_code: Annotated[str, Field(pattern=r"^[0-9A-Z]{0,18}$")] = ""
 
 
@@ -192,8 +206,8 @@ class UnitPatch(PatchSchema):
     name: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
     short_name: Annotated[Text, Field(max_length=40)] | None = None
     kind: UnitKindValue | None = None
-    region_id: Id | None = None
-    parent_id: Id | None = None
+    region_id: BodyId | None = None
+    parent_id: BodyId | None = None
     credit_code: Annotated[str, Field(pattern=r"^[0-9A-Z]{0,18}$")] | None = None
     is_active: bool | None = None
 
@@ -283,12 +297,12 @@ class PersonDetailOut(PersonOut):
 
 class PersonIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=50)]
-    region_id: Id
+    region_id: BodyId
     phone: Annotated[str, Field(pattern=r"^(1[0-9]{10})?$")] = ""
     id_number: Annotated[str, Field(pattern=r"^([0-9]{17}[0-9Xx])?$")] = ""
     gender: GenderValue = ""
     birth_date: IsoDate | None = None
-    household_id: Id | None = None
+    household_id: BodyId | None = None
     relation: RelationOrBlank = ""
     is_party_member: bool = False
     is_representative: bool = False
@@ -298,12 +312,12 @@ class PersonPatch(PatchSchema):
     nullable_fields: ClassVar[frozenset[str]] = frozenset({"birth_date", "household_id"})
 
     name: Annotated[Text, Field(min_length=1, max_length=50)] | None = None
-    region_id: Id | None = None
+    region_id: BodyId | None = None
     phone: Annotated[str, Field(pattern=r"^(1[0-9]{10})?$")] | None = None
     id_number: Annotated[str, Field(pattern=r"^([0-9]{17}[0-9Xx])?$")] | None = None
     gender: GenderValue | None = None
     birth_date: IsoDate | None = None
-    household_id: Id | None = None
+    household_id: BodyId | None = None
     relation: RelationOrBlank | None = None
     is_party_member: bool | None = None
     is_representative: bool | None = None
@@ -350,10 +364,10 @@ class MembershipOut(Schema):
 
 
 class MembershipIn(InputSchema):
-    person_id: Id = Field(..., description="获得角色的人员；此人须已有账号")
+    person_id: BodyId = Field(..., description="获得角色的人员；此人须已有账号")
     role: RoleValue
-    region_id: Id
-    unit_id: Id | None = None
+    region_id: BodyId
+    unit_id: BodyId | None = None
     title: Annotated[Text, Field(max_length=50)] = ""
     starts_on: IsoDate | None = None
 
@@ -411,9 +425,9 @@ class HouseholdDetailOut(HouseholdOut):
 
 class HouseholdIn(InputSchema):
     number: Annotated[Text, Field(min_length=1, max_length=30)]
-    region_id: Id
+    region_id: BodyId
     address: Annotated[Text, Field(max_length=200)] = ""
-    head_id: Id | None = None
+    head_id: BodyId | None = None
 
 
 class HouseholdPatch(PatchSchema):
@@ -422,12 +436,12 @@ class HouseholdPatch(PatchSchema):
 
 
 class HouseholdMemberIn(InputSchema):
-    person_id: Id
+    person_id: BodyId
     relation: RelationValue = "other"
 
 
 class HouseholdHeadIn(InputSchema):
-    person_id: Id
+    person_id: BodyId
 
 
 # --- Attachments --------------------------------------------------------------------------------
@@ -497,7 +511,7 @@ class TokenCreatedOut(TokenOut):
 
 class TokenIn(InputSchema):
     name: Annotated[Text, Field(min_length=1, max_length=60)]
-    expires_in_days: int | None = Field(None, ge=1, le=3650, description="有效天数；不填则长期有效")
+    expires_in_days: TokenDays | None = Field(None, description="有效天数；不填则长期有效")
 
 
 class RoleOut(Schema):

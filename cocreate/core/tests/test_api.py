@@ -654,6 +654,10 @@ def test_bad_input_answers_4xx_with_error_body(world: World) -> None:
     assert_error(send(admin, "post", f"/api/memberships/{membership.pk}/end", {"ends_on": 0}), 422)
     assert Membership.objects.get(pk=membership.pk).is_active
     assert_error(send(admin, "post", "/api/households", {"number": "S-1", "region_id": str(town.pk)}), 422)
+    assert_error(send(admin, "post", "/api/households", {"number": "S-1", "region_id": True}), 422)
+    # ... but 7.0 is an integer to JSON Schema, so it is one here too.
+    village = world.regions["village_a2"]
+    assert send(admin, "post", "/api/households", {"number": "S-1", "region_id": float(village.pk)}).status_code == 201
     # PATCH: leaving a field out keeps it; null is refused where the field cannot be empty.
     body = assert_error(send(admin, "patch", f"/api/households/{household.pk}", {"number": None}), 400)
     assert body["fields"] == {"number": ["此字段不能为空"]}
@@ -733,6 +737,9 @@ def test_openapi_schema_documents_errors_and_pagination(world: World) -> None:
                 assert {"400", "403", "404", "422"} <= set(op["responses"]), (path, method)
     limit = next(p for p in paths["/api/households"]["get"]["parameters"] if p["name"] == "limit")
     assert limit["schema"]["maximum"] == 200 and limit["schema"]["default"] == 50
+    # Bounds are spelled the JSON Schema way (pydantic leaks "ge"/"le" if a constraint is misplaced).
+    text = json.dumps(schema)
+    assert '"ge":' not in text and '"le":' not in text
     components = schema["components"]["schemas"]
     assert set(components["ErrorOut"]["required"]) == {"error", "detail"}
     # PATCH schemas offer null only where the API accepts it.
