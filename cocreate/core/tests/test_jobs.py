@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -24,11 +25,12 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection, connections, transaction
 from huey import Huey, RedisHuey, SqliteHuey
 
 from cocreate.conftest import World
-from cocreate.core import jobs, notify
-from cocreate.core.models import MessageStatus, OutboxMessage, Role
+from cocreate.core import jobs, notify, senders
+from cocreate.core.models import MessageStatus, Notification, OutboxMessage, Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -353,3 +355,86 @@ def test_serve_stops_when_a_child_dies(tmp_path: Path) -> None:
         assert serve.port_is_closed()
     finally:
         serve.kill()
+
+
+# --- Real concurrency (PostgreSQL: SQLite serialises writers anyway) ---------------------------------
+
+
+def race(n: int, work: Any) -> list[Any]:
+    """Runs ``work(i)`` in ``n`` threads released together; returns results or exceptions."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = work(i)
+        except Exception as exc:
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def make_users(n: int) -> list[Any]:
+    return [User.objects.create_user(phone=f"1380000{i:04d}", email=f"u{i}@example.org") for i in range(n)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL")
+def test_racing_sweeps_and_tasks_send_every_message_exactly_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    users = make_users(12)
+    # Leave the rows pending (no immediate send on commit): the race below is what sends them.
+    monkeypatch.setattr(jobs, "enqueue_messages", lambda ids: None)
+    notify.notify(users=users, title="并发", channels=("email", "sms"))
+    ids = list(OutboxMessage.objects.values_list("pk", flat=True))
+    assert len(ids) == 24
+    sent: list[int] = []
+    lock = threading.Lock()
+
+    def deliver(message: OutboxMessage) -> None:
+        time.sleep(0.01)  # widen the window in which a second worker could grab the same row
+        with lock:
+            sent.append(message.pk)
+
+    monkeypatch.setattr(senders, "deliver", deliver)
+
+    def work(i: int) -> int:
+        # Half the workers sweep, half run the per-message tasks as queued consumers would.
+        if i % 2:
+            return jobs.sweep_due()
+        return sum(jobs.deliver_outbox_message(pk) for pk in ids)
+
+    results = race(6, work)
+    assert all(isinstance(r, int) for r in results), results
+    assert sorted(sent) == sorted(ids)  # every message once, none twice
+    assert sum(results) == 24
+    assert set(OutboxMessage.objects.values_list("status", "attempts")) == {(MessageStatus.SENT, 1)}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL")
+def test_racing_reminders_with_one_dedupe_key_queue_once() -> None:
+    users = make_users(3)
+
+    def remind(i: int) -> int:
+        with transaction.atomic():
+            created = notify.notify(users=users, title="到期提醒", channels=("inapp", "email"), dedupe_key="task:7:due")
+            # The caller's transaction must still work after a lost race on the unique key.
+            Notification.objects.create(user=users[0], title=f"后续写入 {i}")
+        return len(created)
+
+    results = race(6, remind)
+    assert all(isinstance(r, int) for r in results), results
+    assert sum(results) == 3
+    assert Notification.objects.filter(dedupe_key__isnull=False).count() == 3
+    assert OutboxMessage.objects.count() == 3
+    assert Notification.objects.filter(title__startswith="后续写入").count() == 6
