@@ -12,8 +12,9 @@ import io
 import logging
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import filetype
@@ -21,8 +22,9 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
@@ -296,3 +298,42 @@ def attachments_for(*, actor: Any, target: Any) -> QuerySet[Attachment]:
     return Attachment.objects.visible_to(actor).filter(
         content_type=ContentType.objects.get_for_model(target), object_id=str(target.pk)
     )
+
+
+EVIDENCE_ROOT = "evidence"
+# Younger files may belong to an upload whose row is not committed yet.
+ORPHAN_MIN_AGE = timedelta(hours=6)
+
+
+def _walk(storage: Any, path: str) -> Iterator[list[str]]:
+    """Yields the file names of each folder under ``path``, one folder at a time."""
+    try:
+        folders, files = storage.listdir(path)
+    except FileNotFoundError:
+        return
+    yield [f"{path}/{name}" for name in files]
+    for folder in folders:
+        yield from _walk(storage, f"{path}/{folder}")
+
+
+def purge_orphan_files(*, min_age: timedelta = ORPHAN_MIN_AGE, dry_run: bool = False) -> list[str]:
+    """Deletes stored evidence files no attachment refers to (left by a rolled-back transaction)."""
+    storage = default_storage
+    cutoff = timezone.now() - min_age
+    removed: list[str] = []
+    for names in _walk(storage, EVIDENCE_ROOT):
+        if not names:
+            continue
+        referenced = set(
+            Attachment.objects.filter(Q(file__in=names) | Q(thumbnail__in=names)).values_list("file", "thumbnail")
+        )
+        used = {name for pair in referenced for name in pair}
+        for name in names:
+            if name in used or storage.get_modified_time(name) > cutoff:
+                continue
+            removed.append(name)
+            if not dry_run:
+                storage.delete(name)
+    if removed:
+        logger.info("removed %s orphaned evidence files", len(removed))
+    return removed

@@ -120,6 +120,14 @@ def sweep_outbox() -> int:
     return sweep_due()
 
 
+@db_periodic_task(crontab(hour="19", minute="17"))
+def purge_orphan_evidence() -> int:
+    """Nightly (03:17 Beijing time): delete evidence files whose upload never got its row."""
+    from cocreate.core import evidence
+
+    return len(evidence.purge_orphan_files())
+
+
 def enqueue_messages(message_ids: Iterable[int]) -> None:
     """Puts send tasks on the queue; a broken queue is logged, never raised (the sweep catches up)."""
     for message_id in message_ids:

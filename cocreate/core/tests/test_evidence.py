@@ -11,11 +11,13 @@ import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
@@ -412,3 +414,28 @@ def test_attachments_round_trip_through_s3(world: World, s3_storage: Any, media:
     assert Attachment.objects.count() == 1
     # Nothing went to the local folder: the storage really was S3.
     assert stored_files(media) == []
+
+    # The nightly purge walks the bucket too: it keeps referenced files and drops a stray one.
+    default_storage.save("evidence/2026/01/zz/stray.pdf", ContentFile(pdf_bytes()))
+    assert evidence.purge_orphan_files(min_age=timedelta(0)) == ["evidence/2026/01/zz/stray.pdf"]
+    assert sorted(s3_storage()) == sorted(keys)
+
+
+def test_purge_removes_only_old_files_without_a_row(world: World, media: Path) -> None:
+    att = evidence.attachment_add(
+        actor=world.user(Role.VILLAGE_STAFF), target=world.households["a"], upload=upload("a.jpg", jpeg_bytes())
+    )
+    old_stray = media / "evidence" / "2026" / "01" / "ab" / "left-by-rollback.pdf"
+    new_stray = media / "evidence" / "2026" / "01" / "ab" / "upload-in-progress.pdf"
+    for stray in (old_stray, new_stray):
+        stray.parent.mkdir(parents=True, exist_ok=True)
+        stray.write_bytes(pdf_bytes())
+    day_ago = time.time() - 86400
+    for path in (old_stray, media / att.file.name, media / att.thumbnail.name):
+        os.utime(path, (day_ago, day_ago))
+
+    assert evidence.purge_orphan_files(dry_run=True) == ["evidence/2026/01/ab/left-by-rollback.pdf"]
+    assert old_stray.exists()
+    assert evidence.purge_orphan_files() == ["evidence/2026/01/ab/left-by-rollback.pdf"]
+    assert not old_stray.exists() and new_stray.exists()
+    assert (media / att.file.name).exists() and (media / att.thumbnail.name).exists()
