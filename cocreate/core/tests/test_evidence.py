@@ -439,3 +439,12 @@ def test_purge_removes_only_old_files_without_a_row(world: World, media: Path) -
     assert evidence.purge_orphan_files() == ["evidence/2026/01/ab/left-by-rollback.pdf"]
     assert not old_stray.exists() and new_stray.exists()
     assert (media / att.file.name).exists() and (media / att.thumbnail.name).exists()
+
+
+def test_heic_photo_is_kept_without_thumbnail(world: World) -> None:
+    # An ISO-BMFF "ftyp" box with the heic brand, as iPhones write; Pillow cannot decode it unaided.
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    att = evidence.attachment_add(
+        actor=world.user(Role.GRID_WORKER), target=world.regions["grid_a"], upload=upload("IMG_0001.JPG", heic)
+    )
+    assert (att.extension, att.mime_type, bool(att.thumbnail)) == (".heic", "image/heic", False)
