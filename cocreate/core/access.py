@@ -37,6 +37,7 @@ from cocreate.core.models import (
     Region,
     Role,
     Unit,
+    subtree_q,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -143,7 +144,7 @@ def in_paths(paths: Iterable[str], field_name: str) -> Q:
     """Q matching rows whose ``field_name`` (a region path) lies in any of the subtrees."""
     q = Q(pk__in=[])
     for path in paths:
-        q |= Q(**{f"{field_name}__startswith": path})
+        q |= subtree_q(path, field_name)
     return q
 
 

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 
 phone_validator = RegexValidator(r"^1\d{10}$", _("请输入11位手机号码"))
 region_code_validator = RegexValidator(r"^\d{2,15}$", _("区划代码应为2至15位数字"))
+
+
+def subtree_q(path: str, field_name: str = "path", *, using: str = "default") -> Q:
+    """Q for rows whose region path lies in the subtree at ``path``, answerable from an index."""
+    q = Q(**{f"{field_name}__startswith": path})
+    if connections[using].vendor == "sqlite":
+        # SQLite's LIKE ignores case, so it cannot use the BINARY index on path; a range can.
+        # Paths hold only digits and "/", and "0" sorts right after "/", so every descendant of
+        # "/42/4201/" lies in ["/42/4201/", "/42/42010"). PostgreSQL keeps plain LIKE: Django gives
+        # the column a varchar_pattern_ops index, and a range would be wrong under a non-C collation.
+        q &= Q(**{f"{field_name}__gte": path, f"{field_name}__lt": path[:-1] + "0"})
+    return q
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -89,7 +101,7 @@ class Region(models.Model):
         return f"{prefix}{self.code}/"
 
     def subtree(self) -> QuerySet[Region]:
-        return Region.objects.filter(path__startswith=self.path)
+        return Region.objects.filter(subtree_q(self.path))
 
     def ancestors(self) -> QuerySet[Region]:
         codes = [c for c in self.path.strip("/").split("/") if c and c != self.code]

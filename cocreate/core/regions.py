@@ -5,7 +5,7 @@
 * :func:`regions_import` reads an xlsx or csv of 乡镇/街道, 村/社区 and 网格 and writes them only
   when every row is valid; otherwise it lists every bad row and writes nothing.
 * :func:`regions_upsert` is the validated write both of them share with the demo loader.
-* :func:`subtree_q` is the subtree filter in a form each database can answer from an index.
+* ``models.subtree_q`` is the subtree filter in a form each database can answer from an index.
 
 Bulk writes bypass ``Region.save()``, so ``path`` and ``depth`` are computed here; history rows are
 written with ``bulk_create_with_history`` / ``bulk_update_with_history`` so nothing goes unrecorded.
@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connections, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -71,18 +70,6 @@ LEVEL_WORDS: dict[str, int] = {
     "village": RegionLevel.VILLAGE,
     "grid": RegionLevel.GRID,
 }
-
-
-def subtree_q(path: str, field_name: str = "path", *, using: str = "default") -> Q:
-    """Q for rows whose region path lies in the subtree at ``path``, answerable from an index."""
-    q = Q(**{f"{field_name}__startswith": path})
-    if connections[using].vendor == "sqlite":
-        # SQLite's LIKE ignores case, so it cannot use the BINARY index on path; a range can.
-        # Paths hold only digits and "/", and "0" sorts right after "/", so every descendant of
-        # "/42/4201/" lies in ["/42/4201/", "/42/42010"). PostgreSQL keeps plain LIKE: Django gives
-        # the column a varchar_pattern_ops index, and a range would be wrong under a non-C collation.
-        q &= Q(**{f"{field_name}__gte": path, f"{field_name}__lt": path[:-1] + "0"})
-    return q
 
 
 def level_for_code(code: str) -> int | None:

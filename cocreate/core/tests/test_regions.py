@@ -14,13 +14,12 @@ from openpyxl import Workbook
 
 from cocreate.conftest import World
 from cocreate.core import access
-from cocreate.core.models import Region, RegionLevel, Role
+from cocreate.core.models import Region, RegionLevel, Role, subtree_q
 from cocreate.core.regions import (
     ImportResult,
     areas_load,
     normalize_code,
     regions_import,
-    subtree_q,
 )
 
 is_sqlite = connection.vendor == "sqlite"
@@ -379,12 +378,6 @@ def test_subtree_q_uses_an_index(world: World) -> None:
     assert _uses_index(plan), plan
 
 
-@pytest.mark.xfail(
-    is_sqlite,
-    strict=True,
-    reason="Region.subtree() and access.in_paths filter with LIKE, which SQLite cannot answer from "
-    "the path index; switch them to cocreate.core.regions.subtree_q and drop this marker",
-)
 def test_app_subtree_queries_use_an_index(world: World) -> None:
     county = world.regions["county_a"]
     for qs in (county.subtree(), Region.objects.filter(access.in_paths([county.path], "path"))):
