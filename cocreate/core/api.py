@@ -21,7 +21,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
-from cocreate.core import access, selectors, services, tokens
+from cocreate.core import access, evidence, selectors, services, tokens
 from cocreate.core.api_auth import is_token_request
 from cocreate.core.models import (
     ApiToken,
@@ -474,8 +474,6 @@ def attachment_detail(request: HttpRequest, id: Id) -> Attachment:
     },
 )
 def attachment_download(request: HttpRequest, id: Id) -> FileResponse:
-    from cocreate.core import evidence
-
     attachment = _get(_attachment_qs(), request, id)
     try:
         handle = evidence.attachment_open(actor=_user(request), attachment=attachment)
@@ -511,8 +509,6 @@ def attachment_upload(
     # Typed without null: a multipart form cannot send one, so the schema must not offer it.
     taken_at: datetime = Form(None, description="拍摄/形成时间（ISO 8601）"),  # noqa: B008
 ) -> Status:
-    from cocreate.core import evidence
-
     target = _target(request, content_type, object_id)
     attachment = evidence.attachment_add(
         actor=_user(request), target=target, upload=file, description=description, taken_at=taken_at, place=place

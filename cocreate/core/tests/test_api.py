@@ -539,6 +539,9 @@ def test_households_denied_writes_change_nothing(world: World) -> None:
     )
     assert_error(send(leader, "patch", f"/api/households/{household.pk}", {"address": "越权"}), 403)
     assert_error(leader.delete(f"/api/households/{household.pk}/members/{world.people['a_member'].pk}"), 403)
+    newcomer = Person.objects.create(name="待入户", region=world.regions["village_a"])
+    assert_error(send(leader, "post", f"/api/households/{household.pk}/members", {"person_id": newcomer.pk}), 403)
+    assert Person.objects.get(pk=newcomer.pk).household_id is None
     assert_error(
         send(leader, "post", f"/api/households/{household.pk}/head", {"person_id": world.people["a_member"].pk}), 403
     )
