@@ -303,7 +303,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
-    "loggers": {"cocreate": {"level": env("LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "cocreate": {"level": env("LOG_LEVEL", "INFO")},
+        # The Huey consumer logs through its own handler too; one copy of each line is enough.
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 PAGE_SIZE = env_int("PAGE_SIZE", 25)
