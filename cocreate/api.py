@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, URLResolver, path
 from ninja import NinjaAPI
 from ninja.renderers import JSONRenderer
 
 from cocreate.core.api import router as core_router
-from cocreate.core.api_auth import api_auth, install_error_handlers
+from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
 
 
 class UTF8JSONRenderer(JSONRenderer):
@@ -21,7 +23,21 @@ class UTF8JSONRenderer(JSONRenderer):
     json_dumps_params: dict[str, Any] = {"ensure_ascii": False}
 
 
-api = NinjaAPI(
+def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any /api/ path no router claims: a JSON 404 like every other API failure, not an HTML page."""
+    return JsonResponse(error_body("not_found", "接口不存在"), status=404, json_dumps_params={"ensure_ascii": False})
+
+
+class CocreateAPI(NinjaAPI):
+    """NinjaAPI whose URL list ends with a JSON 404 for unknown paths (after every app's router)."""
+
+    def _get_urls(self) -> list[URLResolver | URLPattern]:
+        urls = super()._get_urls()
+        urls.append(path("<path:rest>", unknown_route, name="unknown"))
+        return urls
+
+
+api = CocreateAPI(
     title="cocreate API",
     version="1",
     description=(

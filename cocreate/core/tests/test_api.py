@@ -667,6 +667,13 @@ def test_bad_input_answers_4xx_with_error_body(world: World) -> None:
     assert Household.objects.get(pk=household.pk).number == "A2-001"
 
 
+def test_unknown_api_paths_answer_json_404(world: World) -> None:
+    client = as_role(world, Role.ADMIN)
+    for url in ("/api/nothing-here", "/api/regions/1/unknown", "/api/regions/"):
+        assert_error(client.get(url), 404, "not_found")
+    assert_error(Client().get("/api/nothing-here"), 404)
+
+
 def test_pagination_limit_offset_count_and_stable_order(world: World) -> None:
     village = world.regions["village_a"]
     Household.objects.bulk_create([Household(number=f"P-{i:03d}", region=village) for i in range(12)])
