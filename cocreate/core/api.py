@@ -237,8 +237,6 @@ def _person_data(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
         data["region"] = _get(Region, request, data.pop("region_id"), "region_id")
     if "household_id" in data:
         data["household"] = _get_optional(Household, request, data.pop("household_id"), "household_id")
-    if data.get("id_number"):
-        data["id_number"] = data["id_number"].upper()
     return data
 
 
