@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from cocreate.core import access, selectors, services
+from cocreate.core import access, privacy, selectors, services
 from cocreate.core.context_processors import LARGE_TEXT_COOKIE
 from cocreate.core.forms import (
     AccountCreateForm,
@@ -61,7 +61,6 @@ from cocreate.core.models import (
     Unit,
     UnitKind,
 )
-from cocreate.core.templatetags.cocreate_ui import mask_id_number, mask_phone
 
 ViewFunc = Callable[..., HttpResponse]
 
@@ -359,13 +358,16 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Person.objects.select_related("region", "household", "verified_by__person"), user, pk=pk
     )
     can_change = access.can(user, access.CHANGE, person)
+    # Full phone and ID number only for those who may change the record; each showing is logged.
+    shown = privacy.personal_data_display(
+        actor=user, obj=person, fields=("phone", "id_number"), context=f"page:{request.path}"
+    )
     context = {
         "person": person,
         "can_change": can_change,
         "can_verify": access.can(user, access.VERIFY, person),
-        # Full phone and ID number only for those who may change the record.
-        "phone": person.phone if can_change else mask_phone(person.phone),
-        "id_number": person.id_number if can_change else mask_id_number(person.id_number),
+        "phone": shown["phone"],
+        "id_number": shown["id_number"],
         "account": getattr(person, "account", None),
         "tab": "detail",
         **_evidence_context(request, person),
@@ -690,10 +692,6 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- History --------------------------------------------------------------------------------------
 
-# Fields whose values a history page masks for readers who may not change the record.
-SENSITIVE_FIELDS = {"phone": mask_phone, "id_number": mask_id_number}
-
-
 HISTORY_ACTIONS = {"+": gettext_lazy("创建"), "~": gettext_lazy("修改"), "-": gettext_lazy("删除")}
 
 
@@ -707,8 +705,8 @@ class FieldChange:
 def _display_value(field: models.Field, value: Any, show_full: bool) -> str:
     if value is None or value == "":
         return "—"
-    if field.name in SENSITIVE_FIELDS and not show_full:
-        return SENSITIVE_FIELDS[field.name](value)
+    if field.name in privacy.SENSITIVE_FIELDS and not show_full:
+        return privacy.SENSITIVE_FIELDS[field.name](value)
     if isinstance(value, bool):
         return _("是") if value else _("否")
     if field.is_relation:
@@ -722,13 +720,14 @@ def _display_value(field: models.Field, value: Any, show_full: bool) -> str:
 def _history(request: HttpRequest, model: type[models.Model], pk: int, detail_url: str) -> HttpResponse:
     user = request.user
     obj = access.get_visible_or_404(model, user, pk=pk)
-    show_full = access.can(user, access.CHANGE, obj)
+    show_full = privacy.may_see_full(user, obj)
     records = obj.history.select_related("history_user__person").order_by("-history_date", "-history_id")  # type: ignore[attr-defined]
     page = _paginate(request, records)
     # One extra (older) record so the last entry of the page can be compared too.
     start = page.start_index() - 1 if page.paginator.count else 0
     window = list(records[start : start + len(page.object_list) + 1])
     entries = []
+    revealed: set[str] = set()
     for index, record in enumerate(window[: len(page.object_list)]):
         older = window[index + 1] if index + 1 < len(window) else None
         changes: list[FieldChange] = []
@@ -736,6 +735,8 @@ def _history(request: HttpRequest, model: type[models.Model], pk: int, detail_ur
             for change in record.diff_against(older).changes:
                 field = model._meta.get_field(change.field)
                 assert isinstance(field, models.Field)
+                if show_full and field.name in privacy.SENSITIVE_FIELDS:
+                    revealed.add(field.name)
                 changes.append(
                     FieldChange(
                         label=str(field.verbose_name),
@@ -751,6 +752,8 @@ def _history(request: HttpRequest, model: type[models.Model], pk: int, detail_ur
                 "is_first": older is None,
             }
         )
+    if revealed:
+        privacy.personal_data_access_log(actor=user, obj=obj, fields=revealed, context=f"page:{request.path}")
     context = {
         "object": obj,
         "page": page,

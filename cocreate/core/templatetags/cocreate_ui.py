@@ -7,30 +7,15 @@ from typing import Any
 from django import forms, template
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from cocreate.core import privacy
+
 register = template.Library()
 
 
-def mask_middle(value: Any, keep_start: int, keep_end: int) -> str:
-    """Replaces the middle of a string with asterisks, keeping its length."""
-    text = str(value or "")
-    if not text:
-        return ""
-    if len(text) <= keep_start + keep_end:
-        return "*" * len(text)
-    hidden = len(text) - keep_start - keep_end
-    return f"{text[:keep_start]}{'*' * hidden}{text[len(text) - keep_end :]}"
-
-
-@register.filter
-def mask_phone(value: Any) -> str:
-    """13900000001 → 139****0001."""
-    return mask_middle(value, 3, 4)
-
-
-@register.filter
-def mask_id_number(value: Any) -> str:
-    """An ID number keeps its first 3 and last 4 characters; the birth date is hidden."""
-    return mask_middle(value, 3, 4)
+# Masking lives in cocreate.core.privacy; these filters only expose it to templates.
+register.filter("mask_phone", privacy.mask_phone)
+register.filter("mask_id_number", privacy.mask_id_number)
+register.filter("mask_name", privacy.mask_name)
 
 
 @register.simple_tag

@@ -22,6 +22,7 @@ from cocreate.core.models import (
     Membership,
     Notification,
     Person,
+    PersonalDataAccess,
     Region,
     RegionLevel,
     Role,
@@ -216,12 +217,17 @@ def test_person_detail_shows_full_values_only_to_those_who_may_change(client: Cl
     person.id_number = "11010519491231002X"
     person.save()
     url = reverse("core:person_detail", args=[person.pk])
-    village = body(login(client, world.user(Role.VILLAGE_STAFF)).get(url))
+    village_staff = world.user(Role.VILLAGE_STAFF)
+    village = body(login(client, village_staff).get(url))
     assert "13900000001" in village and "11010519491231002X" in village
+    # Every unmasked showing is logged: who, whose record, which fields.
+    log = PersonalDataAccess.objects.get(user=village_staff, object_id=str(person.pk))
+    assert log.fields == "id_number,phone" and log.context.startswith("page:")
     # County department staff may see the person but not change them: masked.
     dept = body(login(Client(), world.user(Role.DEPT_STAFF)).get(url))
     assert "139****0001" in dept and "13900000001" not in dept
-    assert "110***********002X" in dept and "11010519491231002X" not in dept
+    assert "1101**********002X" in dept and "11010519491231002X" not in dept
+    assert PersonalDataAccess.objects.count() == 1
     assert "编辑" not in dept.split("cc-person-phone")[0].split("<h1")[1]
 
 
