@@ -21,7 +21,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 
-from cocreate.core import access, evidence, selectors, services, tokens
+from cocreate.core import access, evidence, privacy, selectors, services, tokens
 from cocreate.core.api_auth import is_token_request
 from cocreate.core.models import (
     ApiToken,
@@ -221,9 +221,12 @@ def unit_update(request: HttpRequest, id: Id, payload: UnitPatch) -> Any:
 
 
 def _person_for_detail(request: HttpRequest, person: Person) -> Person:
-    """Marks whether the caller sees the full phone and ID number (only who may change the record)."""
+    """Phone and ID number in full only for who may change the record; each such showing is logged."""
     user = _user(request)
-    person.api_show_full = access.can(user, access.CHANGE, person)  # type: ignore[attr-defined]
+    person.api_display = privacy.personal_data_display(  # type: ignore[attr-defined]
+        actor=user, obj=person, fields=("phone", "id_number"), context=f"api:{request.method} {request.path}"
+    )
+    person.api_show_full = privacy.may_see_full(user, person)  # type: ignore[attr-defined]
     person.api_has_account = User.objects.filter(person_id=person.pk).exists()  # type: ignore[attr-defined]
     return person
 

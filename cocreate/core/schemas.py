@@ -21,6 +21,7 @@ from cocreate.core.models import (
     Region,
     Unit,
 )
+from cocreate.core.privacy import mask_id_number, mask_phone
 
 # --- Shared input types -------------------------------------------------------------------------
 
@@ -215,26 +216,16 @@ class UnitPatch(PatchSchema):
 # --- People -------------------------------------------------------------------------------------
 
 
-def mask_phone(value: str) -> str:
-    """13900000001 → 139****0001."""
-    if not value:
-        return ""
-    if len(value) < 8:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-def mask_id_number(value: str) -> str:
-    """110101199003071234 → 1101**********1234."""
-    if not value:
-        return ""
-    if len(value) < 10:
-        return "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+def _shown(obj: Any, name: str, mask: Any) -> str:
+    # The detail handlers put what privacy.personal_data_display allowed (and logged) on the object;
+    # lists never do, so there the value is always masked.
+    display = getattr(obj, "api_display", None)
+    if display is not None and name in display:
+        return str(display[name])
+    return str(mask(getattr(obj, name)))
 
 
 def _shows_full(obj: Any) -> bool:
-    # Set by the detail handler after access.can(user, CHANGE, person); lists never set it.
     return bool(getattr(obj, "api_show_full", False))
 
 
@@ -256,11 +247,11 @@ class PersonOut(Schema):
 
     @staticmethod
     def resolve_phone(obj: Person) -> str:
-        return obj.phone if _shows_full(obj) else mask_phone(obj.phone)
+        return _shown(obj, "phone", mask_phone)
 
     @staticmethod
     def resolve_id_number(obj: Person) -> str:
-        return obj.id_number if _shows_full(obj) else mask_id_number(obj.id_number)
+        return _shown(obj, "id_number", mask_id_number)
 
     @staticmethod
     def resolve_is_masked(obj: Person) -> bool:

@@ -22,6 +22,7 @@ from cocreate.core.models import (
     HouseholdRelation,
     Membership,
     Person,
+    PersonalDataAccess,
     Region,
     RegionLevel,
     Role,
@@ -379,8 +380,13 @@ def test_people_list_masks_phone_and_id_number(world: World) -> None:
     # Detail: full for those who may change the person, masked for those who may only see them.
     full = client.get(f"/api/people/{member.pk}").json()
     assert full["phone"] == "13900000001" and full["id_number"] == "110101199003071234" and not full["is_masked"]
+    # Every unmasked showing is logged for the audit; masked ones are not.
+    log = PersonalDataAccess.objects.get()
+    assert log.user == world.user(Role.VILLAGE_STAFF) and log.object_id == str(member.pk)
+    assert log.fields == "id_number,phone" and log.context.startswith("api:GET /api/people/")
     leader = as_role(world, Role.LEADER).get(f"/api/people/{member.pk}").json()
     assert leader["phone"] == "139****0001" and leader["id_number"] == "1101**********1234" and leader["is_masked"]
+    assert PersonalDataAccess.objects.count() == 1
     resident = as_role(world, Role.RESIDENT).get(f"/api/people/{member.pk}").json()
     assert resident["phone"] == "139****0001"
 
