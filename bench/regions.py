@@ -119,8 +119,7 @@ def _time_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def _measure(tree: dict[str, Any], repeat: int) -> dict[str, Any]:
     from django.db import connection
 
-    from cocreate.core.models import Region, RegionLevel
-    from cocreate.core.regions import subtree_q
+    from cocreate.core.models import Region, RegionLevel, subtree_q
 
     county, town, grid = tree["county"], tree["town"], tree["grid"]
 

@@ -119,12 +119,24 @@ def unit_create(
     return unit
 
 
+def _check_unit_parent(unit: Unit) -> None:
+    """A unit's parent chain must not lead back to the unit itself."""
+    seen = {unit.pk}
+    parent_id = unit.parent_id
+    while parent_id is not None:
+        if parent_id in seen:
+            raise ValidationError({"parent": _("上级单位不能是本单位或其下级单位")})
+        seen.add(parent_id)
+        parent_id = Unit.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+
+
 @transaction.atomic
 def unit_update(*, actor: Any, unit: Unit, data: Mapping[str, Any]) -> Unit:
     """Changes a unit; moving it to another region needs rights over both."""
     require(actor, access.CHANGE, unit)
     _assign(unit, data, {"name", "short_name", "kind", "region", "parent", "credit_code", "is_active"})
     require(actor, access.CHANGE, unit)
+    _check_unit_parent(unit)
     unit.full_clean()
     save_or_conflict(unit)
     return unit

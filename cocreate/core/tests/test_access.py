@@ -82,3 +82,20 @@ def test_get_visible_or_404_hides_forbidden_and_missing_alike(world: World) -> N
     with pytest.raises(Http404):
         access.get_visible_or_404(Household, staff, pk="not-a-number")
     assert access.get_visible_or_404(Household, staff, pk=world.households["a"].pk) == world.households["a"]
+
+
+def test_unit_parent_cycles_are_refused(world: World) -> None:
+    from django.core.exceptions import ValidationError
+
+    from cocreate.core import services
+
+    admin = world.user(Role.ADMIN)
+    county, dept = world.units["county_gov"], world.units["dept"]
+    services.unit_update(actor=admin, unit=dept, data={"parent": county})
+    with pytest.raises(ValidationError) as err:
+        services.unit_update(actor=admin, unit=county, data={"parent": dept})
+    assert "parent" in err.value.message_dict
+    with pytest.raises(ValidationError):
+        services.unit_update(actor=admin, unit=dept, data={"parent": dept})
+    county.refresh_from_db()
+    assert county.parent_id is None

@@ -109,3 +109,12 @@ def test_password_rules_apply_to_new_accounts(world: World) -> None:
     assert "password" in err.value.message_dict
     user = services.account_create(actor=staff, person=person, phone="13612345678", password="Gongtong-Dizao-2026")
     assert user.check_password("Gongtong-Dizao-2026")
+
+
+def test_api_docs_scripts_are_local_and_not_inline(world: World) -> None:
+    client = Client()
+    client.force_login(world.user(Role.ADMIN))
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    script_src = next(p for p in response["Content-Security-Policy"].split(";") if "script-src" in p)
+    assert "'unsafe-inline'" not in script_src
