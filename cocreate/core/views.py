@@ -156,6 +156,35 @@ def _render_form(
     return render(request, "core/form.html", context, status=400 if form.is_bound and form.errors else 200)
 
 
+def _form_page(
+    request: HttpRequest,
+    form: Any,
+    *,
+    save: Callable[[dict[str, Any]], Any],
+    done: Callable[[Any], tuple[str, str]],
+    title: str,
+    cancel_url: str,
+    submit: str | None = None,
+) -> HttpResponse:
+    """The one create/edit flow: validate, call the service, show its errors on the form, redirect.
+
+    ``save`` calls a service with the cleaned data; ``done`` turns its result into the success
+    message and the address to go to. A PermissionDenied from the service answers 404.
+    """
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = save(form.cleaned_data)
+        except PermissionDenied as exc:
+            raise Http404("not found") from exc
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            message, url = done(result)
+            messages.success(request, message)
+            return redirect(url)
+    return _render_form(request, form, title=title, cancel_url=cancel_url, submit=submit)
+
+
 def _service_errors_as_message(request: HttpRequest, exc: ValidationError) -> None:
     messages.error(request, " ".join(str(m) for m in exc.messages))
 
@@ -218,15 +247,17 @@ def region_create(request: HttpRequest) -> HttpResponse:
         if parent is not None:
             initial = {"parent": parent, "level": min(parent.level + 1, RegionLevel.GRID)}
     form = RegionCreateForm(request.POST or None, user=user, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            region = services.region_create(actor=user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已新增区划“%(name)s”。") % {"name": region.name})
-            return redirect("core:region_detail", pk=region.pk)
-    return _render_form(request, form, title=_("新增下级区划"), cancel_url=reverse("core:region_list"))
+    return _form_page(
+        request,
+        form,
+        save=lambda data: services.region_create(actor=user, **data),
+        done=lambda region: (
+            _("已新增区划“%(name)s”。") % {"name": region.name},
+            reverse("core:region_detail", args=[region.pk]),
+        ),
+        title=_("新增下级区划"),
+        cancel_url=reverse("core:region_list"),
+    )
 
 
 @staff_required
@@ -235,19 +266,11 @@ def region_edit(request: HttpRequest, pk: int) -> HttpResponse:
     region = access.get_visible_or_404(Region, user, pk=pk)
     _require_change(user, region)
     form = RegionEditForm(request.POST or None, initial={"name": region.name, "is_active": region.is_active})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.region_update(actor=user, region=region, data=form.cleaned_data)
-        except PermissionDenied as exc:
-            raise Http404("not found") from exc
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已保存。"))
-            return redirect("core:region_detail", pk=region.pk)
-    return _render_form(
+    return _form_page(
         request,
         form,
+        save=lambda data: services.region_update(actor=user, region=region, data=data),
+        done=lambda _result: (_("已保存。"), reverse("core:region_detail", args=[region.pk])),
         title=_("编辑区划：%(name)s") % {"name": region.name},
         cancel_url=reverse("core:region_detail", args=[region.pk]),
     )
@@ -291,15 +314,19 @@ def unit_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_manageable(user, access.WRITE_ROLES[Unit])
     form = UnitForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            unit = services.unit_create(actor=user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已新增单位“%(name)s”。") % {"name": unit.name})
-            return redirect("core:unit_detail", pk=unit.pk)
-    return _render_form(request, form, title=_("新增单位"), cancel_url=reverse("core:unit_list"))
+    return _form_page(
+        request,
+        form,
+        save=lambda data: services.unit_create(actor=user, **data),
+        done=lambda unit: (
+            _("已新增单位“%(name)s”。") % {"name": unit.name},
+            reverse("core:unit_detail", args=[unit.pk]),
+        ),
+        title=_("新增单位"),
+        cancel_url=reverse(
+            "core:unit_list",
+        ),
+    )
 
 
 @staff_required
@@ -312,19 +339,11 @@ def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
         for name in ("name", "short_name", "kind", "region", "parent", "credit_code", "is_active")
     }
     form = UnitEditForm(request.POST or None, user=user, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.unit_update(actor=user, unit=unit, data=form.cleaned_data)
-        except PermissionDenied as exc:
-            raise Http404("not found") from exc
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已保存。"))
-            return redirect("core:unit_detail", pk=unit.pk)
-    return _render_form(
+    return _form_page(
         request,
         form,
+        save=lambda data: services.unit_update(actor=user, unit=unit, data=data),
+        done=lambda _result: (_("已保存。"), reverse("core:unit_detail", args=[unit.pk])),
         title=_("编辑单位：%(name)s") % {"name": unit.name},
         cancel_url=reverse("core:unit_detail", args=[unit.pk]),
     )
@@ -387,15 +406,19 @@ def person_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_manageable(user, access.PEOPLE_MANAGERS)
     form = PersonForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            person = services.person_create(actor=user, data=_person_data(form.cleaned_data))
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已登记人员“%(name)s”。") % {"name": person.name})
-            return redirect("core:person_detail", pk=person.pk)
-    return _render_form(request, form, title=_("登记人员"), cancel_url=reverse("core:person_list"))
+    return _form_page(
+        request,
+        form,
+        save=lambda data: services.person_create(actor=user, data=_person_data(data)),
+        done=lambda person: (
+            _("已登记人员“%(name)s”。") % {"name": person.name},
+            reverse("core:person_detail", args=[person.pk]),
+        ),
+        title=_("登记人员"),
+        cancel_url=reverse(
+            "core:person_list",
+        ),
+    )
 
 
 @staff_required
@@ -419,19 +442,11 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
         )
     }
     form = PersonForm(request.POST or None, user=user, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.person_update(actor=user, person=person, data=_person_data(form.cleaned_data))
-        except PermissionDenied as exc:
-            raise Http404("not found") from exc
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已保存。"))
-            return redirect("core:person_detail", pk=person.pk)
-    return _render_form(
+    return _form_page(
         request,
         form,
+        save=lambda data: services.person_update(actor=user, person=person, data=_person_data(data)),
+        done=lambda _result: (_("已保存。"), reverse("core:person_detail", args=[person.pk])),
         title=_("编辑人员：%(name)s") % {"name": person.name},
         cancel_url=reverse("core:person_detail", args=[person.pk]),
     )
@@ -471,19 +486,11 @@ def person_account_create(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, _("此人已有账号。"))
         return redirect(detail_url)
     form = AccountCreateForm(request.POST or None, initial={"phone": person.phone})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.account_create(actor=user, person=person, **form.cleaned_data)
-        except PermissionDenied as exc:
-            raise Http404("not found") from exc
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已为“%(name)s”开通账号。") % {"name": person.name})
-            return redirect(detail_url)
-    return _render_form(
+    return _form_page(
         request,
         form,
+        save=lambda data: services.account_create(actor=user, person=person, **data),
+        done=lambda _result: (_("已为“%(name)s”开通账号。") % {"name": person.name}, detail_url),
         title=_("为“%(name)s”开通账号") % {"name": person.name},
         cancel_url=detail_url,
         submit=_("开通账号"),
@@ -524,15 +531,19 @@ def household_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_manageable(user, access.PEOPLE_MANAGERS)
     form = HouseholdForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            household = services.household_create(actor=user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已登记户“%(number)s”。") % {"number": household.number})
-            return redirect("core:household_detail", pk=household.pk)
-    return _render_form(request, form, title=_("登记户"), cancel_url=reverse("core:household_list"))
+    return _form_page(
+        request,
+        form,
+        save=lambda data: services.household_create(actor=user, **data),
+        done=lambda household: (
+            _("已登记户“%(number)s”。") % {"number": household.number},
+            reverse("core:household_detail", args=[household.pk]),
+        ),
+        title=_("登记户"),
+        cancel_url=reverse(
+            "core:household_list",
+        ),
+    )
 
 
 @staff_required
@@ -541,19 +552,11 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     household = access.get_visible_or_404(Household, user, pk=pk)
     _require_change(user, household)
     form = HouseholdEditForm(request.POST or None, initial={"number": household.number, "address": household.address})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.household_update(actor=user, household=household, data=form.cleaned_data)
-        except PermissionDenied as exc:
-            raise Http404("not found") from exc
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已保存。"))
-            return redirect("core:household_detail", pk=household.pk)
-    return _render_form(
+    return _form_page(
         request,
         form,
+        save=lambda data: services.household_update(actor=user, household=household, data=data),
+        done=lambda _result: (_("已保存。"), reverse("core:household_detail", args=[household.pk])),
         title=_("编辑户：%(number)s") % {"number": household.number},
         cancel_url=reverse("core:household_detail", args=[household.pk]),
     )
@@ -645,17 +648,20 @@ def membership_create(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_manageable(user, access.WRITE_ROLES[Membership])
     form = MembershipForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        account = data.pop("phone")
-        try:
-            membership = services.membership_grant(actor=user, user=account, **data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("已授予角色：%(m)s") % {"m": membership})
-            return redirect("core:membership_list")
-    return _render_form(request, form, title=_("授予角色"), cancel_url=reverse("core:membership_list"))
+
+    def grant(data: dict[str, Any]) -> Membership:
+        fields = dict(data)
+        account = fields.pop("phone")  # the form resolves the phone number to an account
+        return services.membership_grant(actor=user, user=account, **fields)
+
+    return _form_page(
+        request,
+        form,
+        save=grant,
+        done=lambda membership: (_("已授予角色：%(m)s") % {"m": membership}, reverse("core:membership_list")),
+        title=_("授予角色"),
+        cancel_url=reverse("core:membership_list"),
+    )
 
 
 @require_POST
