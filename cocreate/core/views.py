@@ -426,21 +426,7 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     person = access.get_visible_or_404(Person, user, pk=pk)
     _require_change(user, person)
-    initial = {
-        name: getattr(person, name)
-        for name in (
-            "name",
-            "phone",
-            "id_number",
-            "gender",
-            "birth_date",
-            "region",
-            "household",
-            "relation",
-            "is_party_member",
-            "is_representative",
-        )
-    }
+    initial = {name: getattr(person, name) for name in services.PERSON_FIELDS}
     form = PersonForm(request.POST or None, user=user, initial=initial)
     return _form_page(
         request,

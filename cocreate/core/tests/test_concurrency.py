@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection
 
 from cocreate.conftest import build_world
 from cocreate.core import services
 from cocreate.core.models import Household, Membership, Person, Role
+from cocreate.core.tests.concurrency import race
 
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL"),
 ]
-
-
-def _race(n: int, work: Callable[[int], Any]) -> list[Any]:
-    """Runs ``work`` in ``n`` threads released at the same moment; returns results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:  # collected and asserted on below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 def test_parallel_identical_grants_make_one_membership() -> None:
@@ -52,7 +27,7 @@ def test_parallel_identical_grants_make_one_membership() -> None:
     def grant(i: int) -> Membership:
         return services.membership_grant(actor=admin, user=target, role=Role.GRID_WORKER, region=region)
 
-    results = _race(6, grant)
+    results = race(6, grant)
     created = [r for r in results if isinstance(r, Membership)]
     refused = [r for r in results if isinstance(r, ValidationError)]
     assert len(created) == 1, results
@@ -68,7 +43,7 @@ def test_parallel_household_numbers_stay_unique() -> None:
     def create(i: int) -> Household:
         return services.household_create(actor=staff, number="A-777", region=region)
 
-    results = _race(6, create)
+    results = race(6, create)
     assert sum(isinstance(r, Household) for r in results) == 1, results
     assert all(isinstance(r, (Household, ValidationError)) for r in results), results
     assert Household.objects.filter(region=region, number="A-777").count() == 1
@@ -82,7 +57,7 @@ def test_parallel_verifications_record_one_verifier() -> None:
     def verify(i: int) -> Person:
         return services.person_verify(actor=verifiers[i], person=person)
 
-    results = _race(3, verify)
+    results = race(3, verify)
     assert all(isinstance(r, Person) for r in results), results
     person.refresh_from_db()
     # The first verification stands; later ones see it under the row lock and keep it.

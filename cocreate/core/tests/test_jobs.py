@@ -25,12 +25,13 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from huey import Huey, RedisHuey, SqliteHuey
 
 from cocreate.conftest import World
 from cocreate.core import jobs, notify, senders
 from cocreate.core.models import MessageStatus, Notification, OutboxMessage, Role, User
+from cocreate.core.tests.concurrency import race
 
 pytestmark = pytest.mark.django_db
 
@@ -358,28 +359,6 @@ def test_serve_stops_when_a_child_dies(tmp_path: Path) -> None:
 
 
 # --- Real concurrency (PostgreSQL: SQLite serialises writers anyway) ---------------------------------
-
-
-def race(n: int, work: Any) -> list[Any]:
-    """Runs ``work(i)`` in ``n`` threads released together; returns results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def make_users(n: int) -> list[Any]:

