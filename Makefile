@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint setup deps frontend static migrate demo fmt clean
+.PHONY: run test lint setup deps frontend translations static fmt clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 frontend: node_modules/.package-lock.json
 
-static: deps frontend
+translations: deps
+	$(PY) manage.py compile_translations -v 0
+
+static: deps frontend translations
 	$(PY) manage.py collectstatic --noinput -v 0
 
 setup: static
@@ -32,7 +35,7 @@ run: setup
 	$(PY) manage.py demo --if-empty
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-test: deps frontend
+test: deps frontend translations
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: deps
