@@ -8,6 +8,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cocreate.core.access import scope_of
 from cocreate.core.models import Role
@@ -25,12 +26,12 @@ class NavItem:
 MANAGE_ROLES = frozenset({Role.ADMIN, Role.VILLAGE_STAFF, Role.TOWN_STAFF})
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("我的待办"), "core:home", "bi-list-check"),
-    NavItem(_("行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
-    NavItem(_("单位"), "core:unit_list", "bi-building", frozenset({Role.ADMIN})),
-    NavItem(_("人员"), "core:person_list", "bi-people", MANAGE_ROLES),
-    NavItem(_("户"), "core:household_list", "bi-house", MANAGE_ROLES | {Role.GRID_WORKER}),
-    NavItem(_("角色任职"), "core:membership_list", "bi-person-badge", frozenset({Role.ADMIN})),
-    NavItem(_("通知"), "core:notification_list", "bi-bell"),
+    NavItem(pgettext_lazy("nav", "行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
+    NavItem(pgettext_lazy("nav", "单位"), "core:unit_list", "bi-building", frozenset({Role.ADMIN})),
+    NavItem(pgettext_lazy("nav", "人员"), "core:person_list", "bi-people", MANAGE_ROLES),
+    NavItem(pgettext_lazy("nav", "户"), "core:household_list", "bi-house", MANAGE_ROLES | {Role.GRID_WORKER}),
+    NavItem(pgettext_lazy("nav", "角色任职"), "core:membership_list", "bi-person-badge", frozenset({Role.ADMIN})),
+    NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
 ]
 
 
