@@ -77,8 +77,10 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("core:login")
 
 
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """我的待办 for a signed-in user; for everyone else the public front page with the way in."""
+    if not request.user.is_authenticated:
+        return render(request, "core/welcome.html")
     todo = selectors.todo_for(user=request.user)
     return render(request, "core/home.html", {"todo": todo})
 

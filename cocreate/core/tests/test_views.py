@@ -722,3 +722,11 @@ def test_navigation_marks_the_section_on_detail_pages(client: Client, world: Wor
     nav = text.split('id="cc-nav"', 1)[1].split("</ul>", 1)[0]
     active = re.findall(r'nav-link active[^>]*href="([^"]+)"', nav)
     assert active == [reverse("core:household_list")]
+
+
+def test_front_page_is_public_and_offers_login(client: Client, world: World) -> None:
+    response = client.get(reverse("core:home"))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert reverse("core:login") in text and "我的待办" not in text
+    assert "ZZOUT" not in text
