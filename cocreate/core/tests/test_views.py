@@ -730,3 +730,20 @@ def test_front_page_is_public_and_offers_login(client: Client, world: World) -> 
     text = response.content.decode()
     assert reverse("core:login") in text and "我的待办" not in text
     assert "ZZOUT" not in text
+
+
+def test_exe_renamed_jpg_is_refused_through_the_page(client: Client, world: World, settings: Any) -> None:
+    from pathlib import Path
+
+    from cocreate.core.tests.test_evidence import exe_bytes
+
+    login(client, world.user(Role.VILLAGE_STAFF))
+    fake = io.BytesIO(exe_bytes())
+    fake.name = "照片.jpg"
+    detail = reverse("core:household_detail", args=[world.households["a"].pk])
+    assert _upload(client, world.households["a"], fake, detail).status_code == 302
+    page = body(client.get(detail))
+    assert "不支持的文件类型" in page and "EXE" in page
+    assert not Attachment.objects.exists()
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]
