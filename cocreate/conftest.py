@@ -51,6 +51,8 @@ class World:
     users: dict[str, User] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     households: dict[str, Household] = field(default_factory=dict)
+    # Records added by other apps' tests/world.py, by app label then key.
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def user(self, role: str) -> User:
         return self.users[role]
@@ -146,7 +148,27 @@ def build_world() -> World:
     Membership.objects.create(user=outside_user, role=Role.VILLAGE_STAFF, region=r["village_b"], unit=u["outside"])
     w.users["outside_staff"] = outside_user
     w.users["superuser"] = User.objects.create_superuser(phone="13799999999", password=PASSWORD)
+    _extend_world_from_apps(w)
     return w
+
+
+def _extend_world_from_apps(w: World) -> None:
+    """Lets each app add its records (in scope and out of scope) through ``<app>/tests/world.py``.
+
+    The route × role matrix needs an out-of-scope row of every registered model; an app adds
+    them here instead of editing this file.
+    """
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        if not config.name.startswith("cocreate.") or config.label == "core":
+            continue
+        module_name = f"{config.name}.tests.world"
+        if find_spec(f"{config.name}.tests") is not None and find_spec(module_name) is not None:
+            import_module(module_name).extend(w)
 
 
 @pytest.fixture

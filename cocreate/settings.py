@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "ninja",
     "cocreate.core",
+    "cocreate.plans",
 ]
 
 MIDDLEWARE = [

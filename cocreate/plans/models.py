@@ -1,0 +1,328 @@
+"""Work plans (工作方案): phases, tasks with the full responsibility matrix, targets, progress.
+
+A plan is issued by a unit for a region. Its tasks name lead, responsible, cooperating and
+guiding units; a task assigned to "各村（社区）" fans out into one child task per village,
+and the parent's progress is rolled up from the children. Progress is reported by the
+responsible units (percent, indicator value, or an activity record); the traffic light is
+computed from the reports and the calendar, never typed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from cocreate.core.models import Region, ScopedManager, Unit
+
+
+class PlanStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    ACTIVE = "active", _("实施中")
+    CLOSED = "closed", _("已结束")
+
+
+class Plan(models.Model):
+    """A work plan issued as a document, with phases and a table of tasks."""
+
+    title = models.CharField(_("方案名称"), max_length=200)
+    doc_number = models.CharField(_("文号"), max_length=60, blank=True, help_text=_("如：彭教育人事发〔2019〕8号"))
+    issuing_unit = models.ForeignKey(
+        Unit, verbose_name=_("印发单位"), on_delete=models.PROTECT, related_name="issued_plans"
+    )
+    region = models.ForeignKey(Region, verbose_name=_("实施区域"), on_delete=models.PROTECT, related_name="plans")
+    summary = models.TextField(_("概述"), blank=True)
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"))
+    status = models.CharField(_("状态"), max_length=8, choices=PlanStatus.choices, default=PlanStatus.DRAFT)
+    # Traffic-light thresholds, per plan (issue 3 §4): points behind the expected progress.
+    yellow_after_points = models.PositiveSmallIntegerField(_("黄灯：落后序时进度（百分点）"), default=10)
+    red_after_points = models.PositiveSmallIntegerField(_("红灯：落后序时进度（百分点）"), default=30)
+    blue_within_days = models.PositiveSmallIntegerField(_("蓝灯：距截止（天）"), default=7)
+    remind_days_before = models.PositiveSmallIntegerField(_("截止前提醒（天）"), default=3)
+    escalate_after_days = models.PositiveSmallIntegerField(_("逾期后报告责任领导（天）"), default=3)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_plans"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("工作方案")
+        verbose_name_plural = _("工作方案")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="plan_dates_ordered"),
+            models.CheckConstraint(
+                condition=Q(red_after_points__gt=models.F("yellow_after_points")), name="plan_thresholds_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Phase(models.Model):
+    """A dated stage of a plan (部署启动 / 亮点打造 / 巩固提升 …)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="phases")
+    name = models.CharField(_("阶段名称"), max_length=60)
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"))
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("阶段")
+        verbose_name_plural = _("阶段")
+        ordering = ["plan", "order", "starts_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="phase_dates_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Task(models.Model):
+    """One row of a plan's task table; a fanned-out task has one child per village."""
+
+    plan = models.ForeignKey(Plan, verbose_name=_("工作方案"), on_delete=models.CASCADE, related_name="tasks")
+    phase = models.ForeignKey(
+        Phase, verbose_name=_("阶段"), null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级任务"), null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    # The region the task is carried out in: the plan's for a top task, the village's for a child.
+    region = models.ForeignKey(Region, verbose_name=_("所属区域"), on_delete=models.PROTECT, related_name="tasks")
+    number = models.CharField(_("序号"), max_length=20, blank=True)
+    title = models.CharField(_("任务"), max_length=300)
+    content = models.TextField(_("工作内容"), blank=True)
+    starts_on = models.DateField(_("开始日期"))
+    deadline = models.DateField(_("完成时限"))
+    # When true the task was assigned to "各村（社区）" and its children carry the work.
+    fans_out = models.BooleanField(_("分解到各村（社区）"), default=False)
+    # Kept by the services from the reports (and the children): never typed by hand.
+    progress = models.DecimalField(
+        _("完成进度（%）"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    completed_on = models.DateField(_("完成日期"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("任务")
+        verbose_name_plural = _("任务")
+        ordering = ["plan", "parent_id", "id"]
+        indexes = [models.Index(fields=["plan", "parent"]), models.Index(fields=["deadline"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(deadline__gte=models.F("starts_on")), name="task_dates_ordered"),
+            models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=100), name="task_progress_range"),
+            models.UniqueConstraint(
+                fields=["parent", "region"], condition=Q(parent__isnull=False), name="task_one_child_per_region"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}".strip()
+
+
+class UnitRole(models.TextChoices):
+    LEAD = "lead", _("牵头单位")
+    RESPONSIBLE = "responsible", _("责任单位")
+    COOPERATING = "cooperating", _("配合单位")
+    GUIDING = "guiding", _("指导单位")
+
+
+class TaskUnit(models.Model):
+    """A unit's place in a task's responsibility matrix."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="task_units")
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.PROTECT, related_name="task_roles")
+    role = models.CharField(_("职责"), max_length=12, choices=UnitRole.choices)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("任务单位")
+        verbose_name_plural = _("任务单位")
+        ordering = ["task", "role", "order"]
+        constraints = [models.UniqueConstraint(fields=["task", "unit", "role"], name="task_unit_role_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} ({self.get_role_display()})"
+
+
+class PersonRole(models.TextChoices):
+    LEADER = "leader", _("责任领导")
+    RESPONSIBLE = "responsible", _("责任人")
+
+
+class TaskPerson(models.Model):
+    """A responsible leader or person of a task (who gets reminders and escalations)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="task_people")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="task_roles")
+    role = models.CharField(_("职责"), max_length=12, choices=PersonRole.choices)
+
+    class Meta:
+        verbose_name = _("任务责任人")
+        verbose_name_plural = _("任务责任人")
+        constraints = [models.UniqueConstraint(fields=["task", "user", "role"], name="task_person_role_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class QuotaPeriod(models.TextChoices):
+    WEEK = "week", _("每周")
+    MONTH = "month", _("每月")
+    QUARTER = "quarter", _("每季度")
+    YEAR = "year", _("每年")
+    TOTAL = "total", _("全程")
+
+
+class Comparator(models.TextChoices):
+    GTE = "gte", "≥"
+    LTE = "lte", "≤"
+    EQ = "eq", "="
+
+
+class TargetKind(models.TextChoices):
+    QUOTA = "quota", _("数量要求")
+    INDICATOR = "indicator", _("指标")
+
+
+class Target(models.Model):
+    """A quota (≥ N activities per period) or an indicator (value, comparator, unit) of a task."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="targets")
+    kind = models.CharField(_("类型"), max_length=10, choices=TargetKind.choices)
+    name = models.CharField(_("名称"), max_length=120, help_text=_("如：志愿服务活动、生活垃圾回收利用率"))
+    quota_count = models.PositiveIntegerField(_("数量"), null=True, blank=True)
+    quota_period = models.CharField(_("周期"), max_length=8, choices=QuotaPeriod.choices, blank=True)
+    comparator = models.CharField(_("比较"), max_length=3, choices=Comparator.choices, blank=True)
+    value = models.DecimalField(_("目标值"), max_digits=14, decimal_places=2, null=True, blank=True)
+    unit_label = models.CharField(_("计量单位"), max_length=20, blank=True, help_text=_("如：%、个、次"))
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("目标")
+        verbose_name_plural = _("目标")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="quota", quota_count__gte=1, value__isnull=True) & ~Q(quota_period=""))
+                | (Q(kind="indicator", value__isnull=False, quota_count__isnull=True) & ~Q(comparator="")),
+                name="target_kind_fields",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == TargetKind.QUOTA:
+            return f"{self.name} {self.get_quota_period_display()}≥{self.quota_count}"
+        return f"{self.name} {self.get_comparator_display()}{self.value}{self.unit_label}"
+
+
+class Milestone(models.Model):
+    """Progress due by a date (40% by 31 Mar, 60% by 30 Jun …); a miss turns the light red."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="milestones")
+    due_on = models.DateField(_("时间节点"))
+    percent = models.DecimalField(
+        _("应完成（%）"), max_digits=5, decimal_places=2, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+
+    class Meta:
+        verbose_name = _("时间节点")
+        verbose_name_plural = _("时间节点")
+        ordering = ["task", "due_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "due_on"], name="milestone_one_per_date"),
+            models.CheckConstraint(condition=Q(percent__gte=0, percent__lte=100), name="milestone_percent_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.due_on:%Y-%m-%d} {self.percent}%"
+
+
+class ReportKind(models.TextChoices):
+    PERCENT = "percent", _("进度")
+    INDICATOR = "indicator", _("指标值")
+    ACTIVITY = "activity", _("活动记录")
+
+
+class ReportStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("已报送")
+    RETURNED = "returned", _("已退回")
+
+
+class ProgressReport(models.Model):
+    """Progress reported once by a responsible unit; every view upward is computed from these."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reports")
+    # Copied from the task so scoping needs no join through the task.
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey(
+        Unit, verbose_name=_("报送单位"), on_delete=models.PROTECT, related_name="progress_reports"
+    )
+    kind = models.CharField(_("类型"), max_length=10, choices=ReportKind.choices)
+    percent = models.DecimalField(
+        _("完成进度（%）"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    target = models.ForeignKey(
+        Target, verbose_name=_("指标"), null=True, blank=True, on_delete=models.CASCADE, related_name="reports"
+    )
+    value = models.DecimalField(_("指标值"), max_digits=14, decimal_places=2, null=True, blank=True)
+    activity_date = models.DateField(_("活动日期"), null=True, blank=True)
+    participants = models.PositiveIntegerField(_("参与人数"), null=True, blank=True)
+    description = models.TextField(_("情况说明"), blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=ReportStatus.choices, default=ReportStatus.SUBMITTED)
+    return_reason = models.CharField(_("退回原因"), max_length=300, blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("报送人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reported_at = models.DateTimeField(_("报送时间"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("进度报送")
+        verbose_name_plural = _("进度报送")
+        ordering = ["-reported_at", "-id"]
+        indexes = [models.Index(fields=["task", "status", "kind"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="percent", percent__isnull=False)
+                | Q(kind="indicator", target__isnull=False, value__isnull=False)
+                | Q(kind="activity", activity_date__isnull=False),
+                name="report_kind_fields",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="submitted") | ~Q(return_reason=""), name="report_return_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} · {self.get_kind_display()}"

@@ -1,0 +1,94 @@
+"""The plans app's part of the test world: a town plan in county A and one in county B."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cocreate.conftest import OUTSIDE_MARKER, World
+from cocreate.core.models import Role
+from cocreate.plans.models import (
+    Phase,
+    Plan,
+    PlanStatus,
+    ProgressReport,
+    ReportKind,
+    Task,
+    TaskUnit,
+    UnitRole,
+)
+
+
+def extend(w: World) -> None:
+    r, u = w.regions, w.units
+    records: dict[str, Any] = {}
+    plan = Plan.objects.create(
+        title="甲镇人居环境整治方案",
+        doc_number="甲镇发〔2026〕1号",
+        issuing_unit=u["town_office"],
+        region=r["town_a"],
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+        status=PlanStatus.ACTIVE,
+    )
+    phase = Phase.objects.create(plan=plan, name="部署启动", starts_on=date(2026, 1, 1), ends_on=date(2026, 3, 31))
+    parent = Task.objects.create(
+        plan=plan,
+        phase=phase,
+        region=r["town_a"],
+        number="1",
+        title="整治环境卫生",
+        starts_on=date(2026, 1, 1),
+        deadline=date(2026, 12, 31),
+        fans_out=True,
+    )
+    TaskUnit.objects.create(task=parent, unit=u["town_office"], role=UnitRole.LEAD)
+    child = Task.objects.create(
+        plan=plan,
+        phase=phase,
+        parent=parent,
+        region=r["village_a"],
+        number="1",
+        title="整治环境卫生",
+        starts_on=date(2026, 1, 1),
+        deadline=date(2026, 12, 31),
+    )
+    TaskUnit.objects.create(task=child, unit=u["village_committee"], role=UnitRole.RESPONSIBLE)
+    report = ProgressReport.objects.create(
+        task=child,
+        region=child.region,
+        unit=u["village_committee"],
+        kind=ReportKind.PERCENT,
+        percent=20,
+        reported_by=w.user(Role.VILLAGE_STAFF),
+        description="已清理背街小巷",
+    )
+    records.update(plan=plan, phase=phase, parent_task=parent, child_task=child, report=report)
+
+    outside_plan = Plan.objects.create(
+        title=f"{OUTSIDE_MARKER}方案",
+        issuing_unit=u["outside"],
+        region=r["town_b"],
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+        status=PlanStatus.ACTIVE,
+    )
+    outside_task = Task.objects.create(
+        plan=outside_plan,
+        region=r["village_b"],
+        title=f"{OUTSIDE_MARKER}任务",
+        starts_on=date(2026, 1, 1),
+        deadline=date(2026, 6, 30),
+    )
+    TaskUnit.objects.create(task=outside_task, unit=u["outside"], role=UnitRole.RESPONSIBLE)
+    outside_report = ProgressReport.objects.create(
+        task=outside_task,
+        region=outside_task.region,
+        unit=u["outside"],
+        kind=ReportKind.PERCENT,
+        percent=50,
+        reported_by=w.users["outside_staff"],
+        description=f"{OUTSIDE_MARKER}进展",
+    )
+    records.update(outside_plan=outside_plan, outside_task=outside_task, outside_report=outside_report)
+    w.extra["plans"] = records
