@@ -15,6 +15,7 @@ from ninja.renderers import JSONRenderer
 
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
+from cocreate.plans.api import router as plans_router
 
 
 class UTF8JSONRenderer(JSONRenderer):
@@ -51,3 +52,4 @@ api = CocreateAPI(
 )
 install_error_handlers(api)
 api.add_router("/", core_router)
+api.add_router("/", plans_router)

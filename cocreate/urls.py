@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("plans/", include("cocreate.plans.urls")),
     path("", include("cocreate.core.urls")),
 ]

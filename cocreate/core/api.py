@@ -572,3 +572,11 @@ def me(request: HttpRequest) -> dict[str, Any]:
         "roles": list(roles),
         "auth": "token" if is_token_request(request) else "session",
     }
+
+
+# --- Shared with the other apps' routers -----------------------------------------------------------
+# Public names for the plumbing above, so every app's API fetches and pages the same way.
+get_visible = _get
+get_optional = _get_optional
+request_user = _user
+patch_changes = _changes

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from cocreate.core.access import scope_of
-from cocreate.core.models import Role
+from cocreate.core.models import STAFF_ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class NavItem:
 
 
 MANAGE_ROLES = frozenset({Role.ADMIN, Role.VILLAGE_STAFF, Role.TOWN_STAFF})
+# Plan managers (plans.rules.PLAN_MANAGERS) plus the inspectors who supervise them.
+PLAN_WATCHERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.LEADER, Role.INSPECTOR})
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("我的待办"), "core:home", "bi-list-check"),
     NavItem(pgettext_lazy("nav", "行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
@@ -31,6 +33,10 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(pgettext_lazy("nav", "人员"), "core:person_list", "bi-people", MANAGE_ROLES),
     NavItem(pgettext_lazy("nav", "户"), "core:household_list", "bi-house", MANAGE_ROLES | {Role.GRID_WORKER}),
     NavItem(pgettext_lazy("nav", "角色任职"), "core:membership_list", "bi-person-badge", frozenset({Role.ADMIN})),
+    # Work plans (cocreate.plans): every staff member has tasks; managers and leaders watch the lights.
+    NavItem(pgettext_lazy("nav", "我的任务"), "plans:my_tasks", "bi-clipboard-check", STAFF_ROLES),
+    NavItem(pgettext_lazy("nav", "工作方案"), "plans:plan_list", "bi-journal-text", STAFF_ROLES),
+    NavItem(pgettext_lazy("nav", "工作台"), "plans:dashboard", "bi-speedometer2", PLAN_WATCHERS),
     NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
 ]
 

@@ -863,3 +863,17 @@ def attachment_thumbnail(request: HttpRequest, pk: int) -> FileResponse:
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return _no_sniff(response)
+
+
+# --- Shared with the other apps' pages ------------------------------------------------------------
+# Public names for the helpers above, so every app's pages use the same flow instead of a copy.
+require_manageable = _require_manageable
+require_change = _require_change
+paginate = _paginate
+int_or_none = _int_or_none
+safe_next = _safe_next
+render_form = _render_form
+form_page = _form_page
+service_errors_as_message = _service_errors_as_message
+evidence_context = _evidence_context
+history_page = _history

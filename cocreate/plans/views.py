@@ -1,0 +1,591 @@
+"""Pages of the plans app: plans, tasks, progress reports, 我的任务, dashboard, calendar, import.
+
+Views parse input, fetch objects through the access authority (``get_visible_or_404`` and the
+scoped selectors), call one service and render; the rules live in ``services``, ``selectors``
+and ``status``. They reuse core's page helpers (``form_page``, ``paginate``, the history and
+evidence panels) so every module's pages behave the same.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter, defaultdict
+from datetime import date
+from itertools import groupby
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cocreate.core import access, evidence
+from cocreate.core.forms import apply_service_errors
+from cocreate.core.models import Attachment, Region, Unit
+from cocreate.core.views import (
+    evidence_context,
+    form_page,
+    history_page,
+    int_or_none,
+    paginate,
+    require_change,
+    require_manageable,
+    staff_required,
+)
+from cocreate.plans import selectors, services, spreadsheets
+from cocreate.plans.forms import (
+    ImportFileForm,
+    MilestoneFormSet,
+    PhaseForm,
+    PlanEditForm,
+    PlanForm,
+    PlanImportForm,
+    ReportForm,
+    ReturnForm,
+    TargetFormSet,
+    TaskForm,
+    filled_rows,
+)
+from cocreate.plans.models import Plan, PlanStatus, ProgressReport, Task, UnitRole
+from cocreate.plans.rules import PLAN_MANAGERS
+from cocreate.plans.status import Light, TaskStatus, task_light
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _light_or_blank(value: str | None) -> str:
+    return value if value in Light.values else ""
+
+
+def _light_counts(statuses: list[TaskStatus]) -> list[tuple[str, str, int]]:
+    """(light, label, count) for every light, in the order the legend shows them."""
+    counts = Counter(str(s.light) for s in statuses)
+    return [(value, str(label), counts.get(value, 0)) for value, label in Light.choices]
+
+
+# --- Plans ----------------------------------------------------------------------------------------
+
+
+@staff_required
+def plan_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    if status not in PlanStatus.values:
+        status = ""
+    plans = selectors.plan_list(user=request.user, search=search, status=status)
+    page = paginate(request, plans.select_related("issuing_unit", "region"))
+    can_create = access.manageable_regions(request.user, PLAN_MANAGERS).exists()
+    return render(
+        request,
+        "plans/plan_list.html",
+        {"page": page, "search": search, "status": status, "statuses": PlanStatus.choices, "can_create": can_create},
+    )
+
+
+def _task_tree(rows: list[tuple[Task, TaskStatus]]) -> list[dict[str, Any]]:
+    """Top-level rows with their fanned-out children beneath; a child whose parent is not
+    shown (filtered out, or outside the user's scope) stands on its own."""
+    shown = {task.pk for task, _status in rows}
+    children: dict[int, list[tuple[Task, TaskStatus]]] = defaultdict(list)
+    top: list[tuple[Task, TaskStatus]] = []
+    for task, status in rows:
+        if task.parent_id is not None and task.parent_id in shown:
+            children[task.parent_id].append((task, status))
+        else:
+            top.append((task, status))
+    return [{"task": task, "status": status, "children": children.get(task.pk, [])} for task, status in top]
+
+
+@staff_required
+def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
+    phases = list(plan.phases.all())
+    phase_id = int_or_none(request.GET.get("phase"))
+    phase = next((p for p in phases if p.pk == phase_id), None)
+    unit_id = int_or_none(request.GET.get("unit"))
+    unit = Unit.objects.visible_to(user).filter(pk=unit_id).first() if unit_id else None
+    light = _light_or_blank(request.GET.get("light"))
+    rows = selectors.plan_tasks(user=user, plan=plan, unit=unit, phase=phase, light=light or None, today=_today())
+    tree = _task_tree(rows)
+    page = paginate(request, tree)
+    # The unit filter offers the units that appear in this plan's matrix.
+    units = (
+        Unit.objects.visible_to(user)
+        .filter(task_roles__task__plan=plan)
+        .distinct()
+        .select_related("region")
+        .order_by("region__path", "name")
+    )
+    context = {
+        "plan": plan,
+        "phases": phases,
+        "phase": phase,
+        "units": units,
+        "unit": unit,
+        "light": light,
+        "lights": Light.choices,
+        "page": page,
+        "counts": _light_counts([status for _task, status in rows]),
+        "filtered": bool(phase or unit or light),
+        "can_change": access.can(user, access.CHANGE, plan),
+        "tab": "detail",
+    }
+    return render(request, "plans/plan_detail.html", context)
+
+
+@staff_required
+def plan_create(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    require_manageable(user, PLAN_MANAGERS)
+    form = PlanForm(request.POST or None, user=user)
+    return form_page(
+        request,
+        form,
+        save=lambda data: services.plan_create(actor=user, **data),
+        done=lambda plan: (_("已新建工作方案“%(title)s”。") % {"title": plan.title}, _plan_url(plan)),
+        title=_("新建工作方案"),
+        cancel_url=reverse("plans:plan_list"),
+    )
+
+
+def _plan_url(plan: Plan) -> str:
+    return reverse("plans:plan_detail", args=[plan.pk])
+
+
+@staff_required
+def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    plan = access.get_visible_or_404(Plan, user, pk=pk)
+    require_change(user, plan)
+    form = PlanEditForm(request.POST or None, user=user, initial=PlanEditForm.initial_for(plan))
+    return form_page(
+        request,
+        form,
+        save=lambda data: services.plan_update(actor=user, plan=plan, data=data),
+        done=lambda _result: (_("已保存。"), _plan_url(plan)),
+        title=_("编辑工作方案：%(title)s") % {"title": plan.title},
+        cancel_url=_plan_url(plan),
+    )
+
+
+@staff_required
+def plan_history(request: HttpRequest, pk: int) -> HttpResponse:
+    return history_page(request, Plan, pk, "plans:plan_detail")
+
+
+@staff_required
+def plan_phase_add(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    plan = access.get_visible_or_404(Plan, user, pk=pk)
+    require_change(user, plan)
+    form = PhaseForm(request.POST or None)
+    return form_page(
+        request,
+        form,
+        save=lambda data: services.phase_add(actor=user, plan=plan, **data),
+        done=lambda phase: (_("已添加阶段“%(name)s”。") % {"name": phase.name}, _plan_url(plan)),
+        title=_("添加阶段：%(title)s") % {"title": plan.title},
+        cancel_url=_plan_url(plan),
+    )
+
+
+@staff_required
+def plan_task_create(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    plan = access.get_visible_or_404(Plan, user, pk=pk)
+    require_change(user, plan)
+    data = request.POST if request.method == "POST" else None
+    form = TaskForm(data, user=user, plan=plan, initial={"starts_on": plan.starts_on, "deadline": plan.ends_on})
+    targets = TargetFormSet(data, prefix="targets")
+    milestones = MilestoneFormSet(data, prefix="milestones")
+    if data is not None and form.is_valid() and targets.is_valid() and milestones.is_valid():
+        cleaned = form.cleaned_data
+        try:
+            task = services.task_create(
+                actor=user,
+                plan=plan,
+                title=cleaned["title"],
+                starts_on=cleaned["starts_on"],
+                deadline=cleaned["deadline"],
+                number=cleaned["number"],
+                content=cleaned["content"],
+                phase=cleaned["phase"],
+                units=form.units_by_role(),
+                people=form.people_by_role(),
+                fan_out=cleaned["fan_out"],
+                targets=[
+                    services.TargetSpec(
+                        kind=row["kind"],
+                        name=row["name"],
+                        quota_count=row.get("quota_count"),
+                        quota_period=row.get("quota_period") or "",
+                        comparator=row.get("comparator") or "",
+                        value=row.get("value"),
+                        unit_label=row.get("unit_label") or "",
+                    )
+                    for row in filled_rows(targets)
+                ],
+                milestones=[(row["due_on"], row["percent"]) for row in filled_rows(milestones)],
+            )
+        except PermissionDenied as exc:
+            raise Http404("not found") from exc
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("已添加任务“%(title)s”。") % {"title": task.title})
+            return redirect("plans:task_detail", pk=task.pk)
+    invalid = data is not None
+    return render(
+        request,
+        "plans/task_form.html",
+        {
+            "form": form,
+            "targets": targets,
+            "milestones": milestones,
+            "plan": plan,
+            "title": _("添加任务：%(title)s") % {"title": plan.title},
+            "cancel_url": _plan_url(plan),
+        },
+        status=400 if invalid else 200,
+    )
+
+
+# --- Tasks ----------------------------------------------------------------------------------------
+
+
+def _report_units(user: Any, task: Task) -> list[Unit]:
+    """The task's units the user may report for (the service decides; the form only offers them)."""
+    order: dict[str, int] = {
+        str(role): i for i, role in enumerate([UnitRole.RESPONSIBLE, UnitRole.LEAD, UnitRole.COOPERATING])
+    }
+    units: dict[int, Unit] = {}
+    for tu in sorted(task.task_units.all(), key=lambda tu: order.get(tu.role, 9)):
+        if tu.role in order and tu.unit_id not in units and services.can_report(user, task, tu.unit):
+            units[tu.unit_id] = tu.unit
+    return list(units.values())
+
+
+def _report_attachments(user: Any, reports: list[ProgressReport]) -> dict[int, list[Attachment]]:
+    """Each report's evidence, in one query for the whole list."""
+    if not reports:
+        return {}
+    content_type = ContentType.objects.get_for_model(ProgressReport)
+    found: dict[int, list[Attachment]] = defaultdict(list)
+    for attachment in Attachment.objects.visible_to(user).filter(
+        content_type=content_type, object_id__in=[str(r.pk) for r in reports]
+    ):
+        found[int(attachment.object_id)].append(attachment)
+    return found
+
+
+@staff_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    today = _today()
+    task = selectors.task_detail(user=user, pk=pk)
+    status = task_light(task, today)
+    matrix = [
+        (label, [tu.unit for tu in task.task_units.all() if tu.role == role])
+        for role, label in UnitRole.choices
+        if any(tu.role == role for tu in task.task_units.all())
+    ]
+    # Only the children the user may see (the selector prefetches them through visible_to).
+    children = [(child, task_light(child, today)) for child in task.children.all()]
+    reports = list(task.reports.all())
+    attachments_by_report = _report_attachments(user, reports)
+    report_rows = [(report, attachments_by_report.get(report.pk, [])) for report in reports]
+    may_return = bool(reports) and services.can_return(user, reports[0])
+    context = {
+        "task": task,
+        "status": status,
+        "matrix": matrix,
+        "people": list(task.task_people.all()),
+        "targets": list(task.targets.all()),
+        "milestones": list(task.milestones.all()),
+        "children": children,
+        "report_rows": report_rows,
+        "may_return": may_return,
+        "return_form": ReturnForm(),
+        "may_report": not task.fans_out and bool(_report_units(user, task)),
+        "parent": task.parent if task.parent_id and access.can(user, access.VIEW, task.parent) else None,
+        "tab": "detail",
+        **evidence_context(request, task),
+    }
+    return render(request, "plans/task_detail.html", context)
+
+
+@staff_required
+def task_history(request: HttpRequest, pk: int) -> HttpResponse:
+    return history_page(request, Task, pk, "plans:task_detail")
+
+
+@staff_required
+def task_report(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    task = selectors.task_detail(user=user, pk=pk)
+    units = _report_units(user, task)
+    if task.fans_out or not units:
+        raise Http404("not found")
+    form = ReportForm(request.POST or None, request.FILES or None, task=task, units=units)
+    task_url = reverse("plans:task_detail", args=[task.pk])
+
+    def save(data: dict[str, Any]) -> ProgressReport:
+        with transaction.atomic():
+            report = services.report_submit(
+                actor=user,
+                task=task,
+                unit=data["unit"],
+                kind=data["kind"],
+                percent=data.get("percent"),
+                target=data.get("target"),
+                value=data.get("value"),
+                activity_date=data.get("activity_date"),
+                participants=data.get("participants"),
+                description=data.get("description") or "",
+            )
+            if data.get("evidence"):
+                try:
+                    evidence.attachment_add(
+                        actor=user,
+                        target=report,
+                        upload=data["evidence"],
+                        description=data.get("evidence_description") or "",
+                    )
+                except ValidationError as exc:
+                    # Shown next to the file field; the report is rolled back with it.
+                    raise ValidationError({"evidence": exc.messages}) from exc
+            return report
+
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(form.cleaned_data)
+        except PermissionDenied as exc:
+            raise Http404("not found") from exc
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("已报送进度。"))
+            return redirect(task_url)
+    context = {
+        "form": form,
+        "task": task,
+        "status": task_light(task, _today()),
+        "title": _("报送进度"),
+        "cancel_url": task_url,
+        "kind_fields": ReportForm.KIND_FIELDS,
+    }
+    return render(request, "plans/report_form.html", context, status=400 if form.is_bound and form.errors else 200)
+
+
+@require_POST
+@staff_required
+def progressreport_return(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    report = access.get_visible_or_404(ProgressReport.objects.select_related("task__plan__region"), user, pk=pk)
+    task_url = reverse("plans:task_detail", args=[report.task_id])
+    form = ReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请填写退回原因。"))
+        return redirect(task_url)
+    try:
+        services.report_return(actor=user, report=report, reason=form.cleaned_data["reason"])
+    except PermissionDenied as exc:
+        raise Http404("not found") from exc
+    except ValidationError as exc:
+        messages.error(request, " ".join(str(m) for m in exc.messages))
+    else:
+        messages.success(request, _("已退回该报送。"))
+    return redirect(task_url)
+
+
+# --- 我的任务, dashboard, calendar ----------------------------------------------------------------
+
+
+@staff_required
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    rows = selectors.my_tasks(user=request.user, today=_today())
+    light = _light_or_blank(request.GET.get("light"))
+    counts = _light_counts([status for _task, status in rows])
+    if light:
+        rows = [(task, status) for task, status in rows if status.light == light]
+    page = paginate(request, rows)
+    return render(request, "plans/my_tasks.html", {"page": page, "counts": counts, "light": light})
+
+
+def _default_region(user: Any) -> Region | None:
+    """The widest region the user works in: where their dashboard starts."""
+    scope = access.scope_of(user)
+    if scope.staff_paths:
+        return Region.objects.filter(path__in=scope.staff_paths).order_by("depth", "path").first()
+    if scope.is_superuser:
+        return Region.objects.filter(parent__isnull=True).order_by("path").first()
+    return None
+
+
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    region_id = int_or_none(request.GET.get("region"))
+    region = access.get_visible_or_404(Region, user, pk=region_id) if region_id else _default_region(user)
+    if region is None:
+        raise Http404("not found")
+    data = selectors.dashboard(user=user, region=region, today=_today())
+    children = Region.objects.visible_to(user).filter(parent=region, is_active=True).order_by("path")
+    context = {
+        "region": region,
+        "data": data,
+        "children": children,
+        "lights": Light.choices,
+        "chart": _dashboard_chart(data),
+    }
+    return render(request, "plans/dashboard.html", context)
+
+
+def _dashboard_chart(data: dict[str, Any]) -> dict[str, Any]:
+    """The stacked bar's data (units × lights) for plans.js, passed with json_script."""
+    units = data.get("units", [])
+    series = []
+    for value, label in Light.choices:
+        series.append({"light": value, "name": str(label), "data": [row["counts"].get(value, 0) for row in units]})
+    trend = [(f"{month:%Y-%m}", n) for month, n in data.get("completed_by_month", [])]
+    return {
+        "categories": [row["name"] for row in units],
+        "series": series,
+        "months": [m for m, _n in trend],
+        "completed": [n for _m, n in trend],
+    }
+
+
+def _month(value: str | None, today: date) -> date:
+    try:
+        year, month = (int(part) for part in (value or "").split("-", 1))
+        return date(year, month, 1)
+    except (TypeError, ValueError):
+        return today.replace(day=1)
+
+
+@staff_required
+def deadline_calendar(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    today = _today()
+    first = _month(request.GET.get("month"), today)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    tasks = (
+        Task.objects.visible_to(user)
+        .filter(deadline__range=(first, last))
+        .select_related("plan", "region")
+        .prefetch_related("milestones")
+        .order_by("deadline", "plan_id", "id")
+    )
+    days = [
+        (day, [(task, task_light(task, today)) for task in group])
+        for day, group in groupby(tasks, key=lambda t: t.deadline)
+    ]
+    previous_month = (first.replace(day=1) - date.resolution).replace(day=1)
+    next_month = last + date.resolution
+    context = {
+        "month": first,
+        "days": days,
+        "previous_month": f"{previous_month:%Y-%m}",
+        "next_month": f"{next_month:%Y-%m}",
+        "today": today,
+    }
+    return render(request, "plans/calendar.html", context)
+
+
+# --- Spreadsheets ---------------------------------------------------------------------------------
+
+
+class _ImportFailed(Exception):
+    """Rolls back the new plan when its task table has errors (the import itself wrote nothing)."""
+
+    def __init__(self, result: spreadsheets.ImportResult) -> None:
+        super().__init__("import failed")
+        self.result = result
+
+
+def _import_page(request: HttpRequest, form: Any, *, plan: Plan | None, run: Any, cancel_url: str) -> HttpResponse:
+    """Shows the upload form; on errors lists every one with its row, and nothing is imported."""
+    errors: list[spreadsheets.RowError] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                target_plan, result = run(form.cleaned_data)
+                if not result.ok:
+                    raise _ImportFailed(result)
+        except _ImportFailed as failed:
+            errors = failed.result.errors
+        except PermissionDenied as exc:
+            raise Http404("not found") from exc
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            count = len(result.created_tasks)
+            messages.success(request, _("已导入 %(count)d 项任务。") % {"count": count})
+            return redirect("plans:plan_detail", pk=target_plan.pk)
+    context = {
+        "form": form,
+        "plan": plan,
+        "row_errors": errors,
+        "title": _("导入任务表：%(title)s") % {"title": plan.title} if plan else _("导入工作方案"),
+        "cancel_url": cancel_url,
+    }
+    invalid = request.method == "POST" and (bool(errors) or bool(form.errors))
+    return render(request, "plans/import.html", context, status=400 if invalid else 200)
+
+
+@staff_required
+def plan_import(request: HttpRequest) -> HttpResponse:
+    """A new plan from its document data and task table, in one step: all of it or nothing."""
+    user = request.user
+    require_manageable(user, PLAN_MANAGERS)
+    form = PlanImportForm(request.POST or None, request.FILES or None, user=user)
+
+    def run(data: dict[str, Any]) -> tuple[Plan, spreadsheets.ImportResult]:
+        fields = {k: v for k, v in data.items() if k != "file"}
+        plan = services.plan_create(actor=user, **fields)
+        upload = data["file"]
+        return plan, spreadsheets.plan_import(actor=user, plan=plan, file=upload.read(), filename=upload.name)
+
+    return _import_page(request, form, plan=None, run=run, cancel_url=reverse("plans:plan_list"))
+
+
+@staff_required
+def plan_tasks_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """More tasks for an existing plan from a task table."""
+    user = request.user
+    plan = access.get_visible_or_404(Plan, user, pk=pk)
+    require_change(user, plan)
+    form = ImportFileForm(request.POST or None, request.FILES or None)
+
+    def run(data: dict[str, Any]) -> tuple[Plan, spreadsheets.ImportResult]:
+        upload = data["file"]
+        return plan, spreadsheets.plan_import(actor=user, plan=plan, file=upload.read(), filename=upload.name)
+
+    return _import_page(request, form, plan=plan, run=run, cancel_url=_plan_url(plan))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@staff_required
+def plan_export(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = access.get_visible_or_404(Plan, request.user, pk=pk)
+    try:
+        data = spreadsheets.plan_export(user=request.user, plan=plan, today=_today())
+    except PermissionDenied as exc:
+        raise Http404("not found") from exc
+    response = HttpResponse(data, content_type=XLSX)
+    filename = f"{plan.title}-{_today():%Y%m%d}.xlsx"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename) or ""
+    return response
