@@ -14,7 +14,7 @@ password for every account would take most of the time budget.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,8 @@ class DemoResult:
     accounts: int = 0
     memberships: int = 0
     account_rows: list[DemoAccount] = field(default_factory=list)
+    # What cocreate.plans.demo created: {"plans": …, "tasks": …, "reports": …}.
+    plans: dict[str, int] = field(default_factory=dict)
 
 
 def has_data() -> bool:
@@ -126,6 +128,10 @@ def demo_load(*, if_empty: bool = False) -> DemoResult:
     with transaction.atomic():
         loader = _Loader()
         loader.run()
+        # Imported here: core is the foundation and must not import an app at module level.
+        from cocreate.plans.demo import load as plans_load
+
+        loader.result.plans = asdict(plans_load(actor=loader.admin))
     return loader.result
 
 

@@ -39,5 +39,10 @@ class Command(BaseCommand):
             f"{result.people} people, {result.accounts} accounts, {result.memberships} memberships "
             f"in {time.monotonic() - started:.1f}s"
         )
+        plans = result.plans
+        self.stdout.write(
+            f"demo: created {plans.get('plans', 0)} work plans, {plans.get('tasks', 0)} tasks, "
+            f"{plans.get('reports', 0)} progress reports (dates relative to today)"
+        )
         self.stdout.write(f"demo password for every account: {DEMO_PASSWORD}  (table written to {path})")
         self.stdout.write(format_accounts(result.account_rows))
