@@ -11,12 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
 
 from django.db import models
+from django.db.models import Case, Exists, ExpressionWrapper, F, Func, IntegerField, OuterRef, Q, Value, When
+from django.db.models.fields import DateField, DecimalField
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cocreate.plans.models import Task
+from cocreate.plans.models import Milestone, Task
 
 HUNDRED = Decimal("100")
 CENT = Decimal("0.01")
@@ -45,15 +50,18 @@ class TaskStatus:
         return str(self.light.label)
 
 
+def _exact_expected(task: Task, today: date) -> Fraction:
+    if today <= task.starts_on:
+        return Fraction(0)
+    if today >= task.deadline:
+        return Fraction(100)
+    return Fraction((today - task.starts_on).days * 100, (task.deadline - task.starts_on).days)
+
+
 def expected_progress(task: Task, today: date) -> Decimal:
     """序时进度: days elapsed ÷ planned duration × 100, clamped to 0–100."""
-    if today <= task.starts_on:
-        return Decimal(0).quantize(CENT)
-    if today >= task.deadline:
-        return HUNDRED.quantize(CENT)
-    elapsed = (today - task.starts_on).days
-    duration = (task.deadline - task.starts_on).days
-    return (Decimal(elapsed) / Decimal(duration) * HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+    exact = _exact_expected(task, today)
+    return (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def task_light(task: Task, today: date, *, progress: Decimal | None = None) -> TaskStatus:
@@ -85,13 +93,15 @@ def task_light(task: Task, today: date, *, progress: Decimal | None = None) -> T
             _("未完成时间节点：%(date)s前应完成%(percent)s%%")
             % {"date": f"{last.due_on:%Y-%m-%d}", "percent": _pct(last.percent)},
         )
+    # Thresholds compare the exact fraction, as light_sql does, so pages and dashboards agree.
+    exact_behind = _exact_expected(task, today) - Fraction(current)
     behind = expected - current
-    if behind > plan.red_after_points:
+    if exact_behind > plan.red_after_points:
         return status(Light.RED, _("落后序时进度%(points)s个百分点") % {"points": _pct(behind)})
     days_left = (task.deadline - today).days
     if days_left <= plan.blue_within_days:
         return status(Light.BLUE, _("距完成时限还有%(days)d天") % {"days": days_left})
-    if behind > plan.yellow_after_points:
+    if exact_behind > plan.yellow_after_points:
         return status(Light.YELLOW, _("落后序时进度%(points)s个百分点") % {"points": _pct(behind)})
     return status(Light.GREEN, _("进度正常"))
 
@@ -100,3 +110,71 @@ def _pct(value: Decimal) -> str:
     """A percentage without trailing zeros: 40, 12.5."""
     text = f"{Decimal(value).quantize(CENT):f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# --- The same light in SQL, for counting many tasks in one query ------------------------------------
+
+
+class DaysBetween(Func):
+    """Whole days from ``start`` to ``end`` (dates), on SQLite and PostgreSQL."""
+
+    output_field = IntegerField()
+
+    def __init__(self, start: Any, end: Any) -> None:
+        super().__init__(start, end)
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, Any]:
+        start_sql, start_params = compiler.compile(self.source_expressions[0])
+        end_sql, end_params = compiler.compile(self.source_expressions[1])
+        params = [*end_params, *start_params]
+        if connection.vendor == "sqlite":
+            return f"CAST(julianday({end_sql}) - julianday({start_sql}) AS INTEGER)", params
+        # PostgreSQL: date - date is an integer number of days.
+        return f"({end_sql} - {start_sql})", params
+
+
+def light_sql(today: date, prefix: str = "") -> Case:
+    """A CASE expression giving the same light as :func:`task_light`, for ``annotate``.
+
+    ``prefix`` reaches the task through a relation (``"task__"`` from TaskUnit). The task's plan
+    is joined for the thresholds; missed milestones are an EXISTS subquery.
+    """
+
+    def f(name: str) -> F:
+        return F(f"{prefix}{name}")
+
+    day = Value(today, output_field=DateField())
+    decimal: Any = DecimalField(max_digits=20, decimal_places=4)
+    elapsed = DaysBetween(f("starts_on"), day)
+    duration = DaysBetween(f("starts_on"), f("deadline"))
+
+    def behind_more_than(points_field: str) -> GreaterThan:
+        # expected − progress > points  ⇔  elapsed × 100 > (progress + points) × duration
+        left = ExpressionWrapper(elapsed * 100, output_field=decimal)
+        right = ExpressionWrapper((f("progress") + f(f"plan__{points_field}")) * duration, output_field=decimal)
+        return GreaterThan(left, right)
+
+    pk = OuterRef(f"{prefix}pk") if prefix else OuterRef("pk")
+    missed = Milestone.objects.filter(task=pk, due_on__lte=today, percent__gt=OuterRef(f"{prefix}progress"))
+    return Case(
+        When(Q(**{f"{prefix}progress__gte": HUNDRED}), then=Value(Light.DONE.value)),
+        When(Q(**{f"{prefix}starts_on__gt": today}), then=Value(Light.NOT_STARTED.value)),
+        When(Q(**{f"{prefix}deadline__lt": today}), then=Value(Light.RED.value)),
+        When(Exists(missed), then=Value(Light.RED.value)),
+        When(behind_more_than("red_after_points"), then=Value(Light.RED.value)),
+        When(
+            LessThanOrEqual(DaysBetween(day, f("deadline")), f("plan__blue_within_days")),
+            then=Value(Light.BLUE.value),
+        ),
+        When(behind_more_than("yellow_after_points"), then=Value(Light.YELLOW.value)),
+        default=Value(Light.GREEN.value),
+        output_field=models.CharField(),
+    )

@@ -1,0 +1,199 @@
+"""Scoped reads of work plans: every function starts from ``visible_to(user)``.
+
+Lights are computed for the day asked about (``today``, default the local date). Lists return
+``(task, TaskStatus)`` pairs computed in Python from prefetched rows; the dashboard counts lights
+in SQL (``status.light_sql``), so its query count does not grow with villages or tasks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+
+from cocreate.core import access
+from cocreate.core.models import Membership, Region, Unit, subtree_q
+from cocreate.plans.models import (
+    Phase,
+    Plan,
+    PlanStatus,
+    ProgressReport,
+    Task,
+    TaskPerson,
+    TaskUnit,
+    UnitRole,
+)
+from cocreate.plans.rules import REPORTERS
+from cocreate.plans.status import Light, TaskStatus, light_sql, task_light
+
+OVERDUE_LIST_LIMIT = 50
+LIGHT_ORDER = [value for value, _label in Light.choices]
+
+
+def _today(today: date | None) -> date:
+    return today or timezone.localdate()
+
+
+def _with_status(tasks: QuerySet[Task], today: date) -> list[tuple[Task, TaskStatus]]:
+    return [(task, task_light(task, today)) for task in tasks]
+
+
+def _task_list_qs(user: Any) -> QuerySet[Task]:
+    """Visible tasks with what a task row shows: plan, phase, region, units, milestones."""
+    return (
+        Task.objects.visible_to(user)
+        .select_related("plan", "phase", "region")
+        .prefetch_related(
+            "milestones",
+            Prefetch("task_units", queryset=TaskUnit.objects.select_related("unit").order_by("role", "order")),
+        )
+    )
+
+
+def plan_list(*, user: Any, search: str = "", status: str = "") -> QuerySet[Plan]:
+    """Plans the user may see, newest first, optionally searched by title or document number."""
+    plans = Plan.objects.visible_to(user).select_related("issuing_unit", "region")
+    search = search.strip()
+    if search:
+        plans = plans.filter(Q(title__icontains=search) | Q(doc_number__icontains=search))
+    if status in PlanStatus.values:
+        plans = plans.filter(status=status)
+    return plans.order_by("-starts_on", "-id")
+
+
+def plan_tasks(
+    *,
+    user: Any,
+    plan: Plan,
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+) -> list[tuple[Task, TaskStatus]]:
+    """A plan's visible tasks with their lights, each fanned-out task followed by its children."""
+    day = _today(today)
+    tasks = _task_list_qs(user).filter(plan=plan)
+    if unit is not None:
+        tasks = tasks.filter(pk__in=TaskUnit.objects.filter(unit=unit).values("task_id"))
+    if phase is not None:
+        tasks = tasks.filter(phase=phase)
+    if light:
+        tasks = tasks.alias(light=light_sql(day)).filter(light=light)
+    tasks = tasks.order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
+    return _with_status(tasks, day)
+
+
+def task_detail(*, user: Any, pk: Any) -> Task:
+    """One visible task with its matrix, people, targets, milestones, children and reports (404 else)."""
+    qs = Task.objects.select_related("plan", "plan__issuing_unit", "phase", "region", "parent").prefetch_related(
+        Prefetch("task_units", queryset=TaskUnit.objects.select_related("unit").order_by("role", "order")),
+        Prefetch("task_people", queryset=TaskPerson.objects.select_related("user").order_by("role", "id")),
+        "targets",
+        "milestones",
+        Prefetch(
+            "children",
+            queryset=Task.objects.visible_to(user)
+            .select_related("plan", "region")
+            .prefetch_related("milestones")
+            .order_by("region__path"),
+        ),
+        Prefetch(
+            "reports",
+            queryset=ProgressReport.objects.visible_to(user)
+            .select_related("unit", "target", "reported_by", "returned_by")
+            .order_by("-reported_at", "-id"),
+        ),
+    )
+    return access.get_visible_or_404(qs, user, pk=pk)
+
+
+def my_tasks(*, user: Any, today: date | None = None) -> list[tuple[Task, TaskStatus]]:
+    """Tasks of active plans that name one of the user's units, or lie where the user reports."""
+    day = _today(today)
+    scope = access.scope_of(user)
+    if not scope.is_authenticated:
+        return []
+    unit_ids = Membership.objects.filter(user_id=user.pk, is_active=True, unit__isnull=False).values("unit_id")
+    mine = Q(pk__in=TaskUnit.objects.filter(unit_id__in=unit_ids).values("task_id"))
+    for path in scope.paths_for(REPORTERS):
+        mine |= subtree_q(path, "region__path")
+    tasks = _task_list_qs(user).filter(mine, plan__status=PlanStatus.ACTIVE).order_by("deadline", "plan_id", "id")
+    return _with_status(tasks, day)
+
+
+def dashboard(*, user: Any, region: Region, today: date | None = None) -> dict[str, Any]:
+    """Lights by responsible unit, totals, the overdue list and completions by month for a region.
+
+    Counts the tasks that carry work (a fanned-out parent is counted through its children) of
+    active plans in the region's subtree that the user may see. A fixed number of queries,
+    whatever the number of villages or tasks: lights are computed and grouped in SQL.
+    """
+    day = _today(today)
+    tasks = Task.objects.visible_to(user).filter(
+        subtree_q(region.path, "region__path"), plan__status=PlanStatus.ACTIVE, fans_out=False
+    )
+    totals_rows = tasks.annotate(light=light_sql(day)).values("light").annotate(n=Count("id")).order_by()
+    counts = dict.fromkeys(LIGHT_ORDER, 0)
+    for row in totals_rows:
+        counts[row["light"]] = row["n"]
+    total = sum(counts.values())
+
+    unit_rows = (
+        TaskUnit.objects.filter(role=UnitRole.RESPONSIBLE, task__in=tasks.values("pk"))
+        .annotate(light=light_sql(day, "task__"))
+        .values("unit_id", "unit__name", "unit__region__path", "light")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    unit_counts: dict[int, dict[str, int]] = {}
+    unit_info: dict[int, tuple[str, str]] = {}
+    for row in unit_rows:
+        unit_counts.setdefault(row["unit_id"], dict.fromkeys(LIGHT_ORDER, 0))[row["light"]] += row["n"]
+        unit_info[row["unit_id"]] = (row["unit__name"], row["unit__region__path"])
+    units = [
+        {
+            "id": unit_id,
+            "name": unit_info[unit_id][0],
+            "counts": unit_counts[unit_id],
+            "total": sum(unit_counts[unit_id].values()),
+            "red": unit_counts[unit_id][Light.RED],
+        }
+        for unit_id in sorted(unit_counts, key=lambda uid: (unit_info[uid][1], unit_info[uid][0]))
+    ]
+
+    overdue_qs = tasks.filter(deadline__lt=day, progress__lt=100)
+    overdue = list(
+        overdue_qs.select_related("plan", "region")
+        .prefetch_related(
+            "milestones",
+            Prefetch(
+                "task_units",
+                queryset=TaskUnit.objects.filter(role=UnitRole.RESPONSIBLE).select_related("unit"),
+            ),
+        )
+        .order_by("deadline", "id")[:OVERDUE_LIST_LIMIT]
+    )
+    completed = (
+        tasks.filter(completed_on__isnull=False, completed_on__year=day.year)
+        .annotate(month=TruncMonth("completed_on"))
+        .values("month")
+        .annotate(n=Count("id"))
+        .order_by("month")
+    )
+    return {
+        "region": region,
+        "today": day,
+        "totals": {
+            "tasks": total,
+            "counts": counts,
+            "done": counts[Light.DONE],
+            "overdue": overdue_qs.count(),
+            "done_rate": round(counts[Light.DONE] * 100 / total, 1) if total else 0.0,
+        },
+        "units": units,
+        "overdue": [(task, task_light(task, day)) for task in overdue],
+        "completed_by_month": [(row["month"], row["n"]) for row in completed],
+    }
