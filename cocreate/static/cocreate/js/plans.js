@@ -43,7 +43,7 @@
     }
     // One bar per unit: the chart grows with the list (set through CSSOM, which the CSP allows).
     element.style.height = Math.max(240, data.categories.length * 32 + 80) + "px";
-    var chart = window.echarts.init(element, null, { renderer: "svg" });
+    var chart = window.echarts.init(element, null, { renderer: "canvas" });
     element.setAttribute("data-chart-ready", "true");
     chart.setOption({
       animation: false,
@@ -75,7 +75,7 @@
     }
     var data = JSON.parse(source.textContent);
     element.style.height = "220px";
-    var chart = window.echarts.init(element, null, { renderer: "svg" });
+    var chart = window.echarts.init(element, null, { renderer: "canvas" });
     element.setAttribute("data-chart-ready", "true");
     chart.setOption({
       animation: false,
