@@ -22,8 +22,17 @@ from huey.contrib.djhuey import db_periodic_task
 
 from cocreate.core.models import Channel, Membership
 from cocreate.core.notify import INAPP, notify
-from cocreate.plans.models import PersonRole, PlanStatus, Task, TaskPerson, TaskUnit, UnitRole
-from cocreate.plans.services import task_url
+from cocreate.plans.models import (
+    PersonRole,
+    PlanStatus,
+    QuotaPeriod,
+    TargetKind,
+    Task,
+    TaskPerson,
+    TaskUnit,
+    UnitRole,
+)
+from cocreate.plans.services import task_recompute, task_url
 from cocreate.plans.status import DaysBetween
 
 logger = logging.getLogger("cocreate.jobs")
@@ -155,3 +164,42 @@ def send_task_reminders(*, today: date | None = None) -> int:
 def task_reminders() -> int:
     """Daily at 08:05 Beijing time (00:05 UTC): deadline reminders and escalations."""
     return send_task_reminders()
+
+
+# Quotas counted per week, month, quarter or year start again at each period's first day.
+ROLLING_PERIODS = (QuotaPeriod.WEEK, QuotaPeriod.MONTH, QuotaPeriod.QUARTER, QuotaPeriod.YEAR)
+
+
+def recompute_rolling_quotas(*, today: date | None = None) -> int:
+    """Recomputes tasks whose quotas count the current period; returns how many changed.
+
+    A quota's progress counts the activities of the period that contains today, so when a new
+    week or month begins the stored progress must follow even though nobody reported.
+    """
+    today = today or timezone.localdate()
+    ids = list(
+        Task.objects.filter(
+            plan__status=PlanStatus.ACTIVE,
+            fans_out=False,
+            starts_on__lte=today,
+            deadline__gte=today,
+            targets__kind=TargetKind.QUOTA,
+            targets__quota_period__in=ROLLING_PERIODS,
+        )
+        .values_list("pk", "progress")
+        .distinct()
+        .order_by("pk")
+    )
+    changed = 0
+    for pk, progress in ids:
+        # One short transaction per task: the row locks are held only while it is recomputed.
+        with transaction.atomic():
+            task = task_recompute(task=Task(pk=pk), today=today)
+        changed += task.progress != progress
+    return changed
+
+
+@db_periodic_task(crontab(hour="16", minute="1"))
+def rolling_quotas() -> int:
+    """Daily just after midnight Beijing time (16:01 UTC): quotas start counting the new period."""
+    return recompute_rolling_quotas()

@@ -154,7 +154,7 @@ def plan_create(
     require(actor, access.CREATE, plan)
     _require_visible_units(actor, [issuing_unit])
     _check_plan(plan)
-    plan.full_clean()
+    plan.full_clean(exclude=["created_by"])
     save_or_conflict(plan)
     return plan
 
@@ -181,7 +181,7 @@ def plan_update(*, actor: Any, plan: Plan, data: Mapping[str, Any]) -> Plan:
         Task.objects.filter(plan=plan).exclude(subtree_q(plan.region.path, "region__path")).exists()
     ):
         raise ValidationError({"region": _("已有任务不在新的实施区域内")})
-    plan.full_clean()
+    plan.full_clean(exclude=["created_by"])
     save_or_conflict(plan)
     return plan
 
@@ -327,6 +327,8 @@ def task_create(
     if unknown_people:
         raise ValidationError({"people": _("未知的人员职责：%(roles)s") % {"roles": "、".join(sorted(unknown_people))}})
     _require_visible_units(actor, [u for role_units in units.values() for u in role_units])
+    if any(not getattr(user, "is_active", False) for users in people.values() for user in users):
+        raise ValidationError({"people": _("责任人须为有效账号")})
     for spec in targets:
         _check_target_spec(spec)
     _check_milestones(milestones, starts_on, deadline)
@@ -531,6 +533,8 @@ def report_submit(
         raise PermissionDenied(_("无权为该任务报送进度"))
     if task.fans_out or task.children.exists():
         raise ValidationError(_("该任务已分解到各村（社区），请在各村（社区）的子任务中报送"))
+    if task.plan.status == PlanStatus.CLOSED:
+        raise ValidationError(_("该方案已结束，不能再报送进度"))
     today = timezone.localdate()
     report = ProgressReport(
         task=task,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from cocreate.conftest import World
 from cocreate.core.models import Membership, Notification, OutboxMessage, Role, User
@@ -179,3 +180,37 @@ def test_periodic_task_runs_the_sweep_for_today(world: World) -> None:
     assert jobs.task_reminders.call_local() == 1
     assert _keys(world.users["outside_staff"]) >= {_key(outside_task, jobs.REMIND_MISSED)}
     assert jobs.task_reminders.call_local() == 0
+
+
+def test_rolling_quotas_start_again_each_period(world: World) -> None:
+    plan = _plan(world, starts_on=date(2020, 1, 1), ends_on=date(2030, 12, 31))
+    weekly = _task(
+        world,
+        plan,
+        date(2030, 12, 31),
+        starts_on=date(2020, 1, 1),
+        targets=[services.TargetSpec(kind="quota", name="志愿服务活动", quota_count=1, quota_period="week")],
+    )
+    total = _task(
+        world,
+        plan,
+        date(2030, 12, 31),
+        starts_on=date(2020, 1, 1),
+        targets=[services.TargetSpec(kind="quota", name="管理交流", quota_count=1, quota_period="total")],
+    )
+    today = timezone.localdate()
+    for task in (weekly, total):
+        services.report_submit(
+            actor=world.user(Role.TOWN_STAFF),
+            task=task,
+            unit=world.units["village_committee"],
+            kind="activity",
+            activity_date=today,
+        )
+    assert jobs.recompute_rolling_quotas(today=today) == 0
+    next_week = today + timedelta(days=7)
+    assert jobs.recompute_rolling_quotas(today=next_week) == 1
+    weekly.refresh_from_db()
+    total.refresh_from_db()
+    assert (weekly.progress, weekly.completed_on) == (Decimal(0), None)
+    assert total.progress == Decimal(100)

@@ -467,3 +467,26 @@ def test_plan_managers_over_the_plan_region_return_reports(world: World) -> None
     task.refresh_from_db()
     assert task.progress == D(0)
     assert TaskUnit.objects.filter(task=task, role=UnitRole.RESPONSIBLE).exists()
+
+
+def test_closed_plans_take_no_reports(world: World) -> None:
+    p = world.extra["plans"]
+    services.plan_update(actor=world.user(Role.TOWN_STAFF), plan=p["plan"], data={"status": "closed"})
+    task = Task.objects.select_related("plan").get(pk=p["child_task"].pk)
+    with pytest.raises(ValidationError):
+        services.report_submit(
+            actor=world.user(Role.VILLAGE_STAFF),
+            task=task,
+            unit=world.units["village_committee"],
+            kind=ReportKind.PERCENT,
+            percent=D(50),
+        )
+    assert task.reports.count() == 1
+
+
+def test_inactive_accounts_cannot_be_made_responsible(world: World) -> None:
+    plan = _plan(world)
+    gone = User.objects.create_user(phone="13800000009", password="x" * 12, is_active=False)
+    with pytest.raises(ValidationError) as exc:
+        _task(world, plan, people={"responsible": [gone]})
+    assert "people" in exc.value.message_dict
