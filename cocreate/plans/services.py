@@ -87,7 +87,7 @@ def _clamp(value: Decimal) -> Decimal:
     return min(HUNDRED, max(Decimal(0), value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _require_visible_units(actor: Any, units: Iterable[Unit]) -> None:
+def require_visible_units(actor: Any, units: Iterable[Unit]) -> None:
     """Every unit named by the actor must be one the actor can see (no ids from elsewhere)."""
     ids = {u.pk for u in units}
     if not ids:
@@ -152,7 +152,7 @@ def plan_create(
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     require(actor, access.CREATE, plan)
-    _require_visible_units(actor, [issuing_unit])
+    require_visible_units(actor, [issuing_unit])
     _check_plan(plan)
     plan.full_clean(exclude=["created_by"])
     save_or_conflict(plan)
@@ -171,7 +171,7 @@ def plan_update(*, actor: Any, plan: Plan, data: Mapping[str, Any]) -> Plan:
     # Moving the plan to another region needs rights there too.
     require(actor, access.CHANGE, plan)
     if "issuing_unit" in data:
-        _require_visible_units(actor, [plan.issuing_unit])
+        require_visible_units(actor, [plan.issuing_unit])
     _check_plan(plan)
     outside = Task.objects.filter(plan=plan).exclude(starts_on__gte=plan.starts_on, deadline__lte=plan.ends_on)
     if outside.exists() or plan.phases.exclude(starts_on__gte=plan.starts_on, ends_on__lte=plan.ends_on).exists():
@@ -203,7 +203,8 @@ def phase_add(*, actor: Any, plan: Plan, name: str, starts_on: date, ends_on: da
 # --- Tasks ----------------------------------------------------------------------------------------
 
 
-def _check_target_spec(spec: TargetSpec) -> None:
+def check_target_spec(spec: TargetSpec) -> None:
+    """Raises ValidationError unless the spec's fields fit its kind (quota or indicator)."""
     if not spec.name.strip():
         raise ValidationError({"targets": _("目标名称不能为空")})
     if spec.kind == TargetKind.QUOTA:
@@ -224,7 +225,8 @@ def _check_target_spec(spec: TargetSpec) -> None:
         raise ValidationError({"targets": _("未知的目标类型")})
 
 
-def _check_milestones(milestones: Sequence[tuple[date, Decimal]], starts_on: date, deadline: date) -> None:
+def check_milestones(milestones: Sequence[tuple[date, Decimal]], starts_on: date, deadline: date) -> None:
+    """Raises ValidationError unless milestones lie within the task, one per date, never decreasing."""
     seen: set[date] = set()
     last = Decimal(-1)
     for due_on, percent in sorted(milestones, key=lambda m: m[0]):
@@ -261,13 +263,35 @@ def _add_targets_and_milestones(
     )
 
 
-def _villages_under(region: Region) -> list[Region]:
+def fan_out_villages(plan: Plan) -> tuple[list[Region], dict[int, Unit]]:
+    """The villages a 各村（社区） task of ``plan`` fans out to, and each one's committee.
+
+    Raises ValidationError when the plan is at village level, has no villages, or a village has
+    no 村委会/居委会 (a child without a responsible unit could never be reported on).
+    """
+    if plan.region.level >= RegionLevel.VILLAGE:
+        raise ValidationError({"fan_out": _("只有村（社区）以上的方案才能分解到各村（社区）")})
+    villages = villages_under(plan.region)
+    if not villages:
+        raise ValidationError({"fan_out": _("实施区域内没有村（社区）")})
+    committees = committees_by_region(villages)
+    missing = [v.name for v in villages if v.pk not in committees]
+    if missing:
+        raise ValidationError(
+            {"fan_out": _("以下村（社区）还没有村（居）委会单位：%(names)s") % {"names": "、".join(missing)}}
+        )
+    return villages, committees
+
+
+def villages_under(region: Region) -> list[Region]:
+    """Active village-level regions in ``region``'s subtree, in path order."""
     return list(
         Region.objects.filter(subtree_q(region.path), level=RegionLevel.VILLAGE, is_active=True).order_by("path")
     )
 
 
-def _committees_by_region(villages: Sequence[Region]) -> dict[int, Unit]:
+def committees_by_region(villages: Sequence[Region]) -> dict[int, Unit]:
+    """Each village's active 村委会/居委会 (the oldest if several), by region id."""
     committees: dict[int, Unit] = {}
     for unit in Unit.objects.filter(region__in=villages, kind__in=VILLAGE_COMMITTEE_KINDS, is_active=True).order_by(
         "region_id", "id"
@@ -326,27 +350,13 @@ def task_create(
     unknown_people = set(people) - set(PersonRole.values)
     if unknown_people:
         raise ValidationError({"people": _("未知的人员职责：%(roles)s") % {"roles": "、".join(sorted(unknown_people))}})
-    _require_visible_units(actor, [u for role_units in units.values() for u in role_units])
+    require_visible_units(actor, [u for role_units in units.values() for u in role_units])
     if any(not getattr(user, "is_active", False) for users in people.values() for user in users):
         raise ValidationError({"people": _("责任人须为有效账号")})
     for spec in targets:
-        _check_target_spec(spec)
-    _check_milestones(milestones, starts_on, deadline)
-    villages: list[Region] = []
-    committees: dict[int, Unit] = {}
-    if fan_out:
-        if plan.region.level >= RegionLevel.VILLAGE:
-            raise ValidationError({"fan_out": _("只有村（社区）以上的方案才能分解到各村（社区）")})
-        villages = _villages_under(plan.region)
-        if not villages:
-            raise ValidationError({"fan_out": _("实施区域内没有村（社区）")})
-        committees = _committees_by_region(villages)
-        missing = [v.name for v in villages if v.pk not in committees]
-        if missing:
-            # A child without a responsible unit could never be reported on: refuse, and say where.
-            raise ValidationError(
-                {"fan_out": _("以下村（社区）还没有村（居）委会单位：%(names)s") % {"names": "、".join(missing)}}
-            )
+        check_target_spec(spec)
+    check_milestones(milestones, starts_on, deadline)
+    villages, committees = fan_out_villages(plan) if fan_out else ([], {})
     task.full_clean()
     task.save()
     TaskUnit.objects.bulk_create(
@@ -618,3 +628,11 @@ def report_return(*, actor: Any, report: ProgressReport, reason: str) -> Progres
         )
     report.status, report.return_reason, report.returned_by = locked.status, locked.return_reason, actor
     return locked
+
+
+# Older private names, still used by callers written before these became public.
+_require_visible_units = require_visible_units
+_check_target_spec = check_target_spec
+_check_milestones = check_milestones
+_villages_under = villages_under
+_committees_by_region = committees_by_region
