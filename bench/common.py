@@ -177,7 +177,10 @@ def _wrk(url: str, duration: float, connections: int, headers: Mapping[str, str]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_WRK_SCRIPT)
     try:
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", script.name]
+        # wrk drops a request slower than its default 2 s timeout from the latency histogram;
+        # a slow page must show up in p95, not vanish as a socket error.
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "30s"]
+        command += ["-s", script.name]
         for name, value in (headers or {}).items():
             command += ["-H", f"{name}: {value}"]
         output = subprocess.run(

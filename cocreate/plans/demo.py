@@ -14,8 +14,8 @@ Three plans, written through ``cocreate.plans.services`` with the demo superuser
 
 **Dates are relative to the day of loading.** Lights depend on today's date, and a demo loaded in
 2027 with fixed 2026 dates would show nothing but red and done. So every date is an offset from
-``timezone.localdate()`` at load time (the plans run from about four months ago to eight months
-ahead), and the reports are chosen so that on the day of loading every light shows: green,
+``timezone.localdate()`` at load time (each plan runs from 4–7 months before the load day to
+5–8 months after it), and the reports are chosen so that on the day of loading every light shows: green,
 yellow, red (behind, overdue, missed milestone), blue (due within a week), done, not started.
 Everything else — names, units, numbers, values — is fixed, so two loads on the same day
 produce the same data, and a load on another day the same data shifted in time.
