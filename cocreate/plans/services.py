@@ -20,6 +20,7 @@ from django.db.models import Avg
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from cocreate.core import access
 from cocreate.core.models import Membership, Region, RegionLevel, Unit, UnitKind, subtree_q
@@ -370,21 +371,63 @@ def task_create(
         [TaskPerson(task=task, user=user, role=role) for role, users in people.items() for user in dict.fromkeys(users)]
     )
     _add_targets_and_milestones(task, targets, milestones)
-    for village in villages:
-        child = Task.objects.create(
-            plan=plan,
-            phase=phase,
-            parent=task,
-            region=village,
-            number=task.number,
-            title=task.title,
-            content=task.content,
-            starts_on=starts_on,
-            deadline=deadline,
-        )
-        TaskUnit.objects.create(task=child, unit=committees[village.pk], role=UnitRole.RESPONSIBLE)
-        _add_targets_and_milestones(child, targets, milestones)
+    if villages:
+        _create_children(task, villages, committees, actor=actor)
     return task
+
+
+def _create_children(task: Task, villages: Sequence[Region], committees: Mapping[int, Unit], *, actor: Any) -> None:
+    """One child task per village, in bulk (with history rows), copying targets and milestones.
+
+    A county plan fans out to hundreds of villages; row-by-row saves would cost several queries
+    per village, bulk inserts cost a few per kind of row.
+    """
+    history_user = actor if getattr(actor, "pk", None) else None
+    bulk_create_with_history(
+        [
+            Task(
+                plan=task.plan,
+                phase=task.phase,
+                parent=task,
+                region=village,
+                number=task.number,
+                title=task.title,
+                content=task.content,
+                starts_on=task.starts_on,
+                deadline=task.deadline,
+            )
+            for village in villages
+        ],
+        Task,
+        default_user=history_user,
+    )
+    # Read the children back: not every database returns the new keys from a bulk insert.
+    children = list(Task.objects.filter(parent=task).only("pk", "region_id"))
+    TaskUnit.objects.bulk_create(
+        [TaskUnit(task=child, unit=committees[child.region_id], role=UnitRole.RESPONSIBLE) for child in children]
+    )
+    targets = list(Target.objects.filter(task=task).order_by("id"))
+    if targets:
+        copies = []
+        for child in children:
+            for t in targets:
+                copies.append(
+                    Target(
+                        task=child,
+                        kind=t.kind,
+                        name=t.name,
+                        quota_count=t.quota_count,
+                        quota_period=t.quota_period,
+                        comparator=t.comparator,
+                        value=t.value,
+                        unit_label=t.unit_label,
+                    )
+                )
+        bulk_create_with_history(copies, Target, default_user=history_user)
+    milestones = list(Milestone.objects.filter(task=task).order_by("due_on"))
+    Milestone.objects.bulk_create(
+        [Milestone(task=child, due_on=m.due_on, percent=m.percent) for child in children for m in milestones]
+    )
 
 
 # --- Progress -----------------------------------------------------------------------------------

@@ -236,6 +236,10 @@ def test_fan_out_makes_one_child_per_active_village(world: World) -> None:
         assert [m.percent for m in child.milestones.all()] == [D(50)]
         assert (child.starts_on, child.deadline, child.plan) == (parent.starts_on, parent.deadline, plan)
     assert parent.fans_out
+    # Bulk-created children still have their history, with who created them.
+    history = children[0].history.get()
+    assert (history.history_type, history.history_user) == ("+", world.user(Role.TOWN_STAFF))
+    assert children[0].targets.get().history.exists()
 
 
 def test_fan_out_needs_a_plan_above_village_level_and_committees(world: World) -> None:
