@@ -834,3 +834,114 @@ def test_targets_are_stored_as_the_services_define_them(world: World) -> None:
     assert result.ok, _messages(result)
     kinds = sorted(Target.objects.filter(task=result.created_tasks[0]).values_list("kind", "quota_count", "value"))
     assert kinds == [(TargetKind.INDICATOR, None, Decimal("80.00")), (TargetKind.QUOTA, 1, None)]
+
+
+# --- The bulk writer and task_create ---------------------------------------------------------------------
+
+
+def _record(task: Task) -> tuple[Any, ...]:
+    """Everything task_create writes for a task, without ids that differ between two writes."""
+    return (
+        task.region_id,
+        task.phase.name if task.phase else None,
+        task.number,
+        task.title,
+        task.content,
+        task.starts_on,
+        task.deadline,
+        task.fans_out,
+        task.progress,
+        task.completed_on,
+        sorted((tu.role, tu.unit_id, tu.order) for tu in task.task_units.all()),
+        sorted((tp.role, tp.user_id) for tp in task.task_people.all()),
+        sorted(
+            (t.kind, t.name, t.quota_count, t.quota_period, t.comparator, t.value, t.unit_label)
+            for t in task.targets.all()
+        ),
+        sorted(task.milestones.values_list("due_on", "percent")),
+        list(task.history.values_list("history_type", "title")),
+        sorted(t.history.count() for t in task.targets.all()),
+        sorted(_record(child) for child in task.children.all()),
+    )
+
+
+def test_import_writes_what_task_create_writes(world: World) -> None:
+    """The import inserts in bulk for speed; the records must be those task_create would write."""
+    from cocreate.plans.services import TargetSpec, task_create
+
+    units = _street(world)
+    actor = world.user(Role.TOWN_STAFF)
+    leader = world.user(Role.LEADER)
+    plan = _plan(world)
+    twin = Plan.objects.create(
+        title="对照",
+        issuing_unit=plan.issuing_unit,
+        region=plan.region,
+        starts_on=PLAN_START,
+        ends_on=PLAN_END,
+        status=PlanStatus.ACTIVE,
+    )
+    phase = Phase.objects.create(plan=twin, name="部署启动", starts_on=PLAN_START, ends_on=date(2026, 3, 31))
+    data = xlsx(
+        [
+            ["序号", "任务", "工作内容", "牵头单位", "责任单位", "配合单位", "责任领导", "时间节点", "目标", "阶段"],
+            [
+                "1",
+                "整治环境卫生",
+                "背街小巷",
+                "党群办、城市管理服务中心",
+                "规建环办、各村（社区）",
+                "经发办",
+                leader.display_name,
+                "3月底完成40%，12月底100%",
+                "每周至少开展一次；覆盖率≥90%",
+                "部署启动",
+            ],
+            ["2", "完善夜间照明", None, "城市管理服务中心", "规建环办", None, None, "2026-06-30", None, None],
+        ]
+    )
+    result = _import(world, data)
+    assert result.ok, _messages(result)
+
+    expected = [
+        task_create(
+            actor=actor,
+            plan=twin,
+            title="整治环境卫生",
+            starts_on=PLAN_START,
+            deadline=PLAN_END,
+            number="1",
+            content="背街小巷",
+            phase=phase,
+            units={
+                UnitRole.LEAD: [units["党群办"], units["城市管理服务中心"]],
+                UnitRole.RESPONSIBLE: [units["规建环办"]],
+                UnitRole.COOPERATING: [units["经发办"]],
+            },
+            people={PersonRole.LEADER: [leader]},
+            fan_out=True,
+            targets=[
+                TargetSpec(kind=TargetKind.QUOTA, name="整治环境卫生", quota_count=1, quota_period=QuotaPeriod.WEEK),
+                TargetSpec(
+                    kind=TargetKind.INDICATOR,
+                    name="覆盖率",
+                    comparator=Comparator.GTE,
+                    value=Decimal(90),
+                    unit_label="%",
+                ),
+            ],
+            milestones=[(date(2026, 3, 31), Decimal(40)), (date(2026, 12, 31), Decimal(100))],
+        ),
+        task_create(
+            actor=actor,
+            plan=twin,
+            title="完善夜间照明",
+            starts_on=PLAN_START,
+            deadline=date(2026, 6, 30),
+            number="2",
+            units={UnitRole.LEAD: [units["城市管理服务中心"]], UnitRole.RESPONSIBLE: [units["规建环办"]]},
+        ),
+    ]
+    imported = [Task.objects.get(pk=t.pk) for t in result.created_tasks]
+    assert [_record(t) for t in imported] == [_record(Task.objects.get(pk=t.pk)) for t in expected]
+    assert imported[0].children.count() == 2
