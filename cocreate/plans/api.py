@@ -108,6 +108,15 @@ def _task_detail(request: HttpRequest, pk: int) -> Task:
     return task
 
 
+@router.get("/tasks/mine", response={200: list[TaskOut], **LIST_ERRORS}, summary="我的任务（所在单位的任务及亮灯）")
+@paginate(Pagination)
+def my_tasks(request: HttpRequest) -> list[Task]:
+    rows = selectors.my_tasks(user=request_user(request), today=timezone.localdate())
+    for task, status in rows:
+        task.api_status = status  # type: ignore[attr-defined]
+    return [task for task, _status in rows]
+
+
 @router.get("/tasks/{id}", response={200: TaskDetailOut, **READ_ERRORS}, summary="任务详情（含亮灯与报送）")
 def task_detail(request: HttpRequest, id: Id) -> Task:
     return _task_detail(request, id)

@@ -139,6 +139,8 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "filtered": bool(phase or unit or light),
         "can_change": access.can(user, access.CHANGE, plan),
         "tab": "detail",
+        # The plan's original document (红头文件) and other files hang on the plan as evidence.
+        **evidence_context(request, plan),
     }
     return render(request, "plans/plan_detail.html", context)
 

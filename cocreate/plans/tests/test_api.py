@@ -315,3 +315,12 @@ def test_plan_tasks_query_count_is_flat(world: World, django_assert_max_num_quer
     with django_assert_max_num_queries(12):
         data = client.get(f"/api/plans/{rec(world, 'plan').pk}/tasks").json()
     assert data["count"] == Task.objects.filter(plan=rec(world, "plan")).count()
+
+
+def test_my_tasks(world: World) -> None:
+    child = rec(world, "child_task")
+    data = as_user(world.user(Role.VILLAGE_STAFF)).get("/api/tasks/mine").json()
+    assert [t["id"] for t in data["items"]] == [child.pk]
+    assert data["items"][0]["light"] == task_light(child, timezone.localdate()).light
+    assert as_user(world.user(Role.INSPECTOR)).get("/api/tasks/mine").json()["count"] == 0
+    assert_error(Client().get("/api/tasks/mine"), 401, "unauthenticated")

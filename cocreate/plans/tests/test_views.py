@@ -624,3 +624,24 @@ def test_page_query_count_does_not_grow_with_villages(
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
     assert counts[1] <= 25, counts
+
+
+def test_plan_page_keeps_the_original_document_as_evidence(client: Client, world: World) -> None:
+    plan = rec(world, "plan")
+    login(client, world.user(Role.TOWN_STAFF))
+    url = reverse("plans:plan_detail", args=[plan.pk])
+    document = SimpleUploadedFile(
+        "甲镇发〔2026〕1号.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    )
+    response = client.post(
+        reverse("core:attachment_upload"),
+        {
+            "content_type": ContentType.objects.get_for_model(Plan).pk,
+            "object_id": plan.pk,
+            "file": document,
+            "description": "方案原文",
+            "next": url,
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == url
+    ok(client.get(url), "甲镇发〔2026〕1号.pdf", "方案原文")
