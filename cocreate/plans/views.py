@@ -135,7 +135,8 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "light": light,
         "lights": Light.choices,
         "page": page,
-        "counts": _light_counts([status for _task, status in rows]),
+        # Like the dashboard, count the tasks that carry work: a fanned-out parent counts through its children.
+        "counts": _light_counts([status for task, status in rows if not task.fans_out]),
         "filtered": bool(phase or unit or light),
         "can_change": access.can(user, access.CHANGE, plan),
         "tab": "detail",

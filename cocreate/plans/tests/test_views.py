@@ -104,6 +104,11 @@ def test_plan_page_shows_children_collapsed_under_their_parent(client: Client, w
     assert row is not None and "collapse" in row.group(1) and "show" not in row.group(1).split()
     # Each task carries its light as a coloured badge.
     assert 'class="badge cc-light' in text
+    # The counts take the tasks that carry work: the child, not its fanned-out parent as well.
+    counts = text[text.index('id="cc-light-counts"') : text.index("</div>", text.index('id="cc-light-counts"'))]
+    numbers = [int(n) for n in re.findall(r'<span class="text-body">(\d+)</span>', counts)]
+    assert sum(numbers) == 1
+    assert re.search(rf'data-light="{light_of(child)}"[^>]*>[^<]*</span>\s*<span class="text-body">1<', counts)
 
 
 def test_village_staff_sees_only_its_child_task_on_the_plan_page(client: Client, world: World) -> None:
