@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Literal, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -121,6 +121,10 @@ _SERVICE_FIELDS = {
     "milestones": "deadline",
 }
 MAX_HEADER_SCAN = 10
+MAX_ROWS = 20_000
+_HEADING = re.compile(
+    r"^(?:[（(][一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+[部分章节阶段])"
+)
 TITLE_MAX = 300
 
 
@@ -229,12 +233,19 @@ def _table_from_grid(grid: list[list[Any]], merged: Sequence[tuple[int, int, int
         filled = [v for v in raw if not _blank(v)]
         if not filled:
             continue
-        # A section heading (（一）提升“平面”环境品质): one text across the row, or alone in it.
+        # A section heading (（一）提升“平面”环境品质): one text merged across the row, or alone
+        # in the first column, or numbered like a heading. A lone title elsewhere stays a task row,
+        # so that a task whose units were forgotten is reported, not skipped.
         distinct = {_text(v) for v in filled}
-        if len(distinct) == 1 and (number in wide_rows or len(filled) == 1):
-            table.headings.append((number, distinct.pop()))
-            continue
+        if len(distinct) == 1:
+            text = next(iter(distinct))
+            first = next(i for i, v in enumerate(raw) if not _blank(v))
+            if number in wide_rows or (len(filled) == 1 and (first == 0 or _HEADING.match(text))):
+                table.headings.append((number, text))
+                continue
         table.rows.append((number, cells))
+        if len(table.rows) > MAX_ROWS:
+            raise ImportFileError(_("任务行超过%(n)d行，请分成几个文件导入") % {"n": MAX_ROWS})
     return table
 
 
@@ -818,34 +829,67 @@ class _RowReader:
         return None
 
     def read_row(self, row: int, cells: Mapping[str, Any], current_phase: Phase | None) -> TaskRow | None:
+        """One row as a TaskRow, or None after recording each of its problems."""
         before = len(self.errors)
-        plan = self.plan
-        number = _text(cells.get("number"))
+        number, title, content_parts = self._title(row, cells)
+        phase = self._phase(row, cells, current_phase)
+        units, fan_out = self._units(row, cells)
+        people = self._people(row, cells)
+        dates = self._dates(row, cells, phase)
+        drafts, leftover = parse_targets(cells.get("target"))
+        targets = [d if d.name else _named(d, title) for d in drafts]
+        if leftover:
+            content_parts.append(_("目标：%(text)s") % {"text": "；".join(leftover)})
+        if len(self.errors) > before or dates is None:
+            return None
+        starts_on, deadline, milestones = dates
+        return TaskRow(
+            row=row,
+            number=number[:20],
+            title=title[:TITLE_MAX],
+            content="\n".join(content_parts),
+            phase=phase,
+            starts_on=starts_on,
+            deadline=deadline,
+            units=units,
+            people=people,
+            fan_out=fan_out,
+            targets=targets,
+            milestones=milestones,
+        )
+
+    def _title(self, row: int, cells: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+        """Number, title and content lines (工作内容, 建设规模, 资金来源, 备注)."""
         title_cell = _text(cells.get("title"))
         content_cell = _text(cells.get("content"))
         if title_cell:
-            n, title, extra = split_title(title_cell)
+            number, title, extra = split_title(title_cell)
             content_parts = [p for p in (extra, content_cell) if p]
         else:
-            n, title, extra = split_title(content_cell)
+            # Only a 工作内容 column: its first sentence is the title.
+            number, title, extra = split_title(content_cell)
             content_parts = [extra] if extra else []
-        number = number or n
         if not title:
             self.error(row, "title" if "title" in self.table.headers else "content", _("任务名称不能为空"))
         for name, label in (("scale", "建设规模"), ("funding", "资金来源"), ("remark", "备注")):
             value = _text(cells.get(name))
             if value:
                 content_parts.append(f"{label}：{value}")
+        return _text(cells.get("number")) or number, title, content_parts
 
-        phase = current_phase
+    def _phase(self, row: int, cells: Mapping[str, Any], current_phase: Phase | None) -> Phase | None:
         phase_text = _text(cells.get("phase"))
-        if phase_text:
-            phase = self.phases.get(normalise(phase_text))
-            if phase is None:
-                suggestions = difflib.get_close_matches(phase_text, [p.name for p in self.phases.values()], n=3)
-                hint = _("，是否为：%(s)s？") % {"s": "、".join(suggestions)} if suggestions else ""
-                self.error(row, "phase", _("方案中没有阶段“%(name)s”%(hint)s") % {"name": phase_text, "hint": hint})
+        if not phase_text:
+            return current_phase
+        phase = self.phases.get(normalise(phase_text))
+        if phase is None:
+            suggestions = difflib.get_close_matches(phase_text, [p.name for p in self.phases.values()], n=3)
+            hint = _("，是否为：%(s)s？") % {"s": "、".join(suggestions)} if suggestions else ""
+            self.error(row, "phase", _("方案中没有阶段“%(name)s”%(hint)s") % {"name": phase_text, "hint": hint})
+        return phase
 
+    def _units(self, row: int, cells: Mapping[str, Any]) -> tuple[dict[str, list[Unit]], bool]:
+        """Units by role, and whether 各村（社区） asks for a fan-out."""
         units: dict[str, list[Unit]] = {}
         fan_out = False
         named_any = False
@@ -865,40 +909,51 @@ class _RowReader:
         if not named_any:
             field_name = "responsible" if "responsible" in self.table.headers else "lead"
             self.error(row, field_name, _("请填写牵头单位或责任单位"))
+        return units, fan_out
 
+    def _people(self, row: int, cells: Mapping[str, Any]) -> dict[str, list[User]]:
         people: dict[str, list[User]] = {}
+        if self.people is None:
+            return people
         for field_name, role in PEOPLE_FIELDS.items():
-            names = split_names(cells.get(field_name))
-            if names and self.people is not None:
-                for name in names:
-                    try:
-                        people.setdefault(role, []).append(self.people.find(name))
-                    except CellError as exc:
-                        self.error(row, field_name, str(exc))
+            for name in split_names(cells.get(field_name)):
+                try:
+                    people.setdefault(role, []).append(self.people.find(name))
+                except CellError as exc:
+                    self.error(row, field_name, str(exc))
+        return people
 
-        starts_on = plan.starts_on
-        deadline = plan.ends_on
-        milestones: list[tuple[date, Decimal]] = []
-        window_start: date | None = None
+    def _date_cell(
+        self, row: int, cells: Mapping[str, Any], field_name: str, bounds: Mapping[str, date]
+    ) -> Deadline | Literal[False] | None:
+        """The parsed cell, None when empty, False (and an error recorded) when unreadable."""
         try:
-            parsed = parse_deadline(cells.get("deadline"), starts_on=plan.starts_on, ends_on=plan.ends_on)
+            return parse_deadline(cells.get(field_name), **bounds)
         except CellError as exc:
-            self.error(row, "deadline", str(exc))
-            parsed = None
-        if parsed is not None:
-            deadline, milestones = parsed.deadline, list(parsed.milestones)
-            window_start = parsed.starts_on
-        try:
-            start = parse_deadline(cells.get("starts_on"), starts_on=plan.starts_on, ends_on=plan.ends_on)
-        except CellError as exc:
-            self.error(row, "starts_on", str(exc))
-            start = None
+            self.error(row, field_name, str(exc))
+            return False
+
+    def _dates(
+        self, row: int, cells: Mapping[str, Any], phase: Phase | None
+    ) -> tuple[date, date, list[tuple[date, Decimal]]] | None:
+        """Start, deadline and milestones; without a 完成时限 the task runs as long as the plan."""
+        plan = self.plan
+        bounds = {"starts_on": plan.starts_on, "ends_on": plan.ends_on}
+        parsed = self._date_cell(row, cells, "deadline", bounds)
+        start = self._date_cell(row, cells, "starts_on", bounds)
+        if parsed is False or start is False:
+            return None
+        deadline = parsed.deadline if parsed else plan.ends_on
+        milestones = list(parsed.milestones) if parsed else []
         if start is not None:
             starts_on = start.starts_on or start.deadline
-        elif window_start is not None:
-            starts_on = window_start
+        elif parsed is not None and parsed.starts_on is not None:
+            starts_on = parsed.starts_on
         elif phase is not None and plan.starts_on <= phase.starts_on <= deadline:
             starts_on = phase.starts_on
+        else:
+            starts_on = plan.starts_on
+        start_column = "starts_on" if "starts_on" in self.table.headers else "deadline"
         if deadline > plan.ends_on or deadline < plan.starts_on:
             self.error(
                 row,
@@ -910,33 +965,19 @@ class _RowReader:
                     "end": f"{plan.ends_on:%Y-%m-%d}",
                 },
             )
-        elif starts_on > deadline or starts_on < plan.starts_on:
-            self.error(row, "starts_on", _("开始时间%(date)s应在方案开始之后、完成时限之前") % {"date": starts_on})
-        bad_milestones = [d for d, _p in milestones if d < starts_on]
-        if bad_milestones:
-            self.error(row, "deadline", _("时间节点%(date)s早于任务开始日期") % {"date": bad_milestones[0]})
-
-        drafts, leftover = parse_targets(cells.get("target"))
-        targets = [d if d.name else _named(d, title) for d in drafts]
-        if leftover:
-            content_parts.append(_("目标：%(text)s") % {"text": "；".join(leftover)})
-
-        if len(self.errors) > before:
             return None
-        return TaskRow(
-            row=row,
-            number=number[:20],
-            title=title[:TITLE_MAX],
-            content="\n".join(content_parts),
-            phase=phase,
-            starts_on=starts_on,
-            deadline=deadline,
-            units=units,
-            people=people,
-            fan_out=fan_out,
-            targets=targets,
-            milestones=milestones,
-        )
+        if starts_on > deadline or starts_on < plan.starts_on:
+            self.error(
+                row,
+                start_column,
+                _("开始时间%(date)s应在方案开始之后、完成时限之前") % {"date": f"{starts_on:%Y-%m-%d}"},
+            )
+            return None
+        early = [d for d, _p in milestones if d < starts_on]
+        if early:
+            self.error(row, "deadline", _("时间节点%(date)s早于任务开始日期") % {"date": f"{early[0]:%Y-%m-%d}"})
+            return None
+        return starts_on, deadline, milestones
 
 
 def _named(draft: TargetDraft, title: str) -> TargetDraft:

@@ -292,6 +292,29 @@ def test_row_numbers_count_blank_rows_and_a_title_row(world: World) -> None:
     assert [(e.row, e.column) for e in result.errors] == [(5, "责任部门")]
 
 
+def test_a_lone_title_is_a_task_without_units_but_a_numbered_heading_is_skipped(world: World) -> None:
+    _street(world)
+    data = xlsx(
+        [
+            ["序号", "任务", "牵头单位", "责任单位"],
+            [None, "一、提升平面环境", None, None],
+            [1, "整治环境卫生", "城市管理服务中心", "规建环办"],
+            [None, "擦亮坡坎崖滩底色", None, None],
+        ]
+    )
+    result = _import(world, data)
+    assert [(e.row, e.column, e.message) for e in result.errors] == [(4, "责任单位", "请填写牵头单位或责任单位")]
+
+
+def test_too_many_rows_is_a_file_error(world: World, monkeypatch: Any) -> None:
+    from cocreate.plans import spreadsheets
+
+    monkeypatch.setattr(spreadsheets, "MAX_ROWS", 2)
+    rows = [["任务", "牵头单位"]] + [[f"任务{i}", "党政办"] for i in range(3)]
+    result = _import(world, xlsx(rows))
+    assert [(e.row, e.message) for e in result.errors] == [(0, "任务行超过2行，请分成几个文件导入")]
+
+
 def test_work_content_paragraph_gives_title_and_content(world: World) -> None:
     _street(world)
     paragraph = "1. 整治环境卫生。在街道全域范围内，以背街小巷、城乡结合部为重点，开展环境卫生整治。"
