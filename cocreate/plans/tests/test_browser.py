@@ -143,6 +143,8 @@ def test_import_report_on_a_phone_and_see_the_light_change(
     village.click("button.navbar-toggler")
     village.get_by_role("link", name=re.compile("我的任务")).click()
     village.wait_for_url(f"{base}/plans/mine/")
+    assert village.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    village.screenshot(path=str(screenshots / "plans-my-tasks-360.png"), full_page=True)
     village.locator(f'#cc-my-tasks li[data-task="{child.pk}"] a').first.click()
     village.wait_for_url(f"{base}/plans/tasks/{child.pk}/")
     assert village.locator('#cc-task-status [data-light="red"]').is_visible()

@@ -650,3 +650,24 @@ def test_plan_page_keeps_the_original_document_as_evidence(client: Client, world
     )
     assert response.status_code == 302 and response["Location"] == url
     ok(client.get(url), "甲镇发〔2026〕1号.pdf", "方案原文")
+
+
+def test_pages_render_in_english_too(client: Client, world: World) -> None:
+    plan, child = rec(world, "plan"), rec(world, "child_task")
+    login(client, world.user(Role.TOWN_STAFF))
+    urls = [
+        reverse("plans:plan_list"),
+        reverse("plans:plan_detail", args=[plan.pk]),
+        reverse("plans:plan_history", args=[plan.pk]),
+        reverse("plans:plan_task_create", args=[plan.pk]),
+        reverse("plans:task_detail", args=[child.pk]),
+        reverse("plans:task_report", args=[child.pk]),
+        reverse("plans:my_tasks"),
+        reverse("plans:dashboard"),
+        reverse("plans:calendar"),
+        reverse("plans:plan_import"),
+    ]
+    for url in urls:
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 200, url
+        assert '<html lang="en"' in body(response), url
