@@ -7,16 +7,18 @@ in SQL (``status.light_sql``), so its query count does not grow with villages or
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 from typing import Any
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cocreate.core import access
 from cocreate.core.models import Membership, Region, Unit, subtree_q
 from cocreate.plans.models import (
+    Milestone,
     Phase,
     Plan,
     PlanStatus,
@@ -37,20 +39,40 @@ def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
 
+def _attach(tasks: list[Task], name: str, rows: QuerySet[Any]) -> None:
+    """Fills ``task.<name>.all()`` for every task from one query, like ``prefetch_related``.
+
+    Django's prefetch builds and clones a filtered queryset per task, which costs more than the
+    query itself on a plan of thousands of tasks; here each task gets a ready result list.
+    """
+    by_task: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_task[row.task_id].append(row)
+    for task in tasks:
+        cached: QuerySet[Any] = QuerySet(model=rows.model)
+        cached._result_cache = by_task.get(task.pk, [])
+        # Django's own prefetch leaves the same two private attributes behind.
+        setattr(cached, "_prefetch_done", True)  # noqa: B010
+        setattr(task, "_prefetched_objects_cache", {**getattr(task, "_prefetched_objects_cache", {}), name: cached})  # noqa: B010
+
+
 def _with_status(tasks: QuerySet[Task], today: date) -> list[tuple[Task, TaskStatus]]:
-    return [(task, task_light(task, today)) for task in tasks]
+    """Evaluates ``tasks`` with their milestones and units attached, and each one's light."""
+    rows = list(tasks)
+    if rows:
+        ids = tasks.values("pk")
+        _attach(rows, "milestones", Milestone.objects.filter(task_id__in=ids).order_by("task_id", "due_on"))
+        _attach(
+            rows,
+            "task_units",
+            TaskUnit.objects.filter(task_id__in=ids).select_related("unit").order_by("task_id", "role", "order"),
+        )
+    return [(task, task_light(task, today)) for task in rows]
 
 
 def _task_list_qs(user: Any) -> QuerySet[Task]:
-    """Visible tasks with what a task row shows: plan, phase, region, units, milestones."""
-    return (
-        Task.objects.visible_to(user)
-        .select_related("plan", "phase", "region")
-        .prefetch_related(
-            "milestones",
-            Prefetch("task_units", queryset=TaskUnit.objects.select_related("unit").order_by("role", "order")),
-        )
-    )
+    """Visible tasks with what a task row shows: plan, phase, region (units and milestones: _attach)."""
+    return Task.objects.visible_to(user).select_related("plan", "phase", "region")
 
 
 def plan_list(*, user: Any, search: str = "", status: str = "") -> QuerySet[Plan]:
@@ -129,30 +151,52 @@ def dashboard(*, user: Any, region: Region, today: date | None = None) -> dict[s
 
     Counts the tasks that carry work (a fanned-out parent is counted through its children) of
     active plans in the region's subtree that the user may see. A fixed number of queries,
-    whatever the number of villages or tasks: lights are computed and grouped in SQL.
+    whatever the number of villages or tasks: lights are computed and grouped in SQL, and the
+    big tables are scanned twice (by light, and by unit and light).
     """
     day = _today(today)
     tasks = Task.objects.visible_to(user).filter(
         subtree_q(region.path, "region__path"), plan__status=PlanStatus.ACTIVE, fans_out=False
     )
-    totals_rows = tasks.annotate(light=light_sql(day)).values("light").annotate(n=Count("id")).order_by()
+    months = [date(day.year, m, 1) for m in range(1, 13)]
+    month_ends = [*months[1:], date(day.year + 1, 1, 1)]
+    # One scan: per light the count, the overdue count and this year's completions by month.
+    extra = {
+        f"m{i}": Count("id", filter=Q(completed_on__gte=start, completed_on__lt=end))
+        for i, (start, end) in enumerate(zip(months, month_ends, strict=True))
+    }
+    totals_rows = (
+        tasks.annotate(light=light_sql(day))
+        .values("light")
+        .annotate(n=Count("id"), overdue=Count("id", filter=Q(deadline__lt=day, progress__lt=100)), **extra)
+        .order_by()
+    )
     counts = dict.fromkeys(LIGHT_ORDER, 0)
+    overdue_count = 0
+    by_month = [0] * 12
     for row in totals_rows:
         counts[row["light"]] = row["n"]
+        overdue_count += row["overdue"]
+        for i in range(12):
+            by_month[i] += row[f"m{i}"]
     total = sum(counts.values())
 
+    # Grouped by unit id only: names are read afterwards for the few units found, so the big
+    # aggregation joins no unit or region rows.
     unit_rows = (
         TaskUnit.objects.filter(role=UnitRole.RESPONSIBLE, task__in=tasks.values("pk"))
         .annotate(light=light_sql(day, "task__"))
-        .values("unit_id", "unit__name", "unit__region__path", "light")
+        .values("unit_id", "light")
         .annotate(n=Count("id"))
         .order_by()
     )
     unit_counts: dict[int, dict[str, int]] = {}
-    unit_info: dict[int, tuple[str, str]] = {}
     for row in unit_rows:
         unit_counts.setdefault(row["unit_id"], dict.fromkeys(LIGHT_ORDER, 0))[row["light"]] += row["n"]
-        unit_info[row["unit_id"]] = (row["unit__name"], row["unit__region__path"])
+    unit_info = {
+        pk: (name, path)
+        for pk, name, path in Unit.objects.filter(pk__in=list(unit_counts)).values_list("pk", "name", "region__path")
+    }
     units = [
         {
             "id": unit_id,
@@ -161,12 +205,12 @@ def dashboard(*, user: Any, region: Region, today: date | None = None) -> dict[s
             "total": sum(unit_counts[unit_id].values()),
             "red": unit_counts[unit_id][Light.RED],
         }
-        for unit_id in sorted(unit_counts, key=lambda uid: (unit_info[uid][1], unit_info[uid][0]))
+        for unit_id in sorted(unit_counts, key=lambda uid: (unit_info[uid][1], unit_info[uid][0], uid))
     ]
 
-    overdue_qs = tasks.filter(deadline__lt=day, progress__lt=100)
     overdue = list(
-        overdue_qs.select_related("plan", "region")
+        tasks.filter(deadline__lt=day, progress__lt=100)
+        .select_related("plan", "region")
         .prefetch_related(
             "milestones",
             Prefetch(
@@ -176,13 +220,6 @@ def dashboard(*, user: Any, region: Region, today: date | None = None) -> dict[s
         )
         .order_by("deadline", "id")[:OVERDUE_LIST_LIMIT]
     )
-    completed = (
-        tasks.filter(completed_on__isnull=False, completed_on__year=day.year)
-        .annotate(month=TruncMonth("completed_on"))
-        .values("month")
-        .annotate(n=Count("id"))
-        .order_by("month")
-    )
     return {
         "region": region,
         "today": day,
@@ -190,10 +227,10 @@ def dashboard(*, user: Any, region: Region, today: date | None = None) -> dict[s
             "tasks": total,
             "counts": counts,
             "done": counts[Light.DONE],
-            "overdue": overdue_qs.count(),
+            "overdue": overdue_count,
             "done_rate": round(counts[Light.DONE] * 100 / total, 1) if total else 0.0,
         },
         "units": units,
         "overdue": [(task, task_light(task, day)) for task in overdue],
-        "completed_by_month": [(row["month"], row["n"]) for row in completed],
+        "completed_by_month": [(m, n) for m, n in zip(months, by_month, strict=True) if n],
     }

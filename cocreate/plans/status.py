@@ -58,6 +58,16 @@ def _exact_expected(task: Task, today: date) -> Fraction:
     return Fraction((today - task.starts_on).days * 100, (task.deadline - task.starts_on).days)
 
 
+def _behind_more_than(task: Task, today: date, progress: Decimal, points: int) -> bool:
+    """Exactly ``expected − progress > points``, compared as light_sql does so pages and dashboards agree."""
+    if today <= task.starts_on:
+        return -progress > points
+    if today >= task.deadline:
+        return HUNDRED - progress > points
+    # elapsed ÷ duration × 100 − progress > points  ⇔  elapsed × 100 > (progress + points) × duration
+    return (today - task.starts_on).days * 100 > (progress + points) * (task.deadline - task.starts_on).days
+
+
 def expected_progress(task: Task, today: date) -> Decimal:
     """序时进度: days elapsed ÷ planned duration × 100, clamped to 0–100."""
     exact = _exact_expected(task, today)
@@ -93,15 +103,13 @@ def task_light(task: Task, today: date, *, progress: Decimal | None = None) -> T
             _("未完成时间节点：%(date)s前应完成%(percent)s%%")
             % {"date": f"{last.due_on:%Y-%m-%d}", "percent": _pct(last.percent)},
         )
-    # Thresholds compare the exact fraction, as light_sql does, so pages and dashboards agree.
-    exact_behind = _exact_expected(task, today) - Fraction(current)
     behind = expected - current
-    if exact_behind > plan.red_after_points:
+    if _behind_more_than(task, today, current, plan.red_after_points):
         return status(Light.RED, _("落后序时进度%(points)s个百分点") % {"points": _pct(behind)})
     days_left = (task.deadline - today).days
     if days_left <= plan.blue_within_days:
         return status(Light.BLUE, _("距完成时限还有%(days)d天") % {"days": days_left})
-    if exact_behind > plan.yellow_after_points:
+    if _behind_more_than(task, today, current, plan.yellow_after_points):
         return status(Light.YELLOW, _("落后序时进度%(points)s个百分点") % {"points": _pct(behind)})
     return status(Light.GREEN, _("进度正常"))
 
