@@ -7,11 +7,14 @@ in SQL (``status.light_sql``), so its query count does not grow with villages or
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -32,6 +35,8 @@ from cocreate.plans.rules import REPORTERS
 from cocreate.plans.status import Light, TaskStatus, light_sql, task_light
 
 OVERDUE_LIST_LIMIT = 50
+# A cached dashboard is also keyed by the data version, so this only bounds stale unit names.
+DASHBOARD_CACHE_SECONDS = 300
 LIGHT_ORDER = [value for value, _label in Light.choices]
 
 
@@ -146,15 +151,40 @@ def my_tasks(*, user: Any, today: date | None = None) -> list[tuple[Task, TaskSt
     return _with_status(tasks, day)
 
 
-def dashboard(*, user: Any, region: Region, today: date | None = None) -> dict[str, Any]:
+def _data_version() -> tuple[Any, Any]:
+    """Changes whenever a task or plan is saved (each save adds a history row): two index reads."""
+    task_version = Task.history.aggregate(v=Max("history_id"))["v"]
+    plan_version = Plan.history.aggregate(v=Max("history_id"))["v"]
+    return task_version, plan_version
+
+
+def dashboard(*, user: Any, region: Region, today: date | None = None, cached: bool | None = None) -> dict[str, Any]:
     """Lights by responsible unit, totals, the overdue list and completions by month for a region.
 
     Counts the tasks that carry work (a fanned-out parent is counted through its children) of
     active plans in the region's subtree that the user may see. A fixed number of queries,
     whatever the number of villages or tasks: lights are computed and grouped in SQL, and the
     big tables are scanned twice (by light, and by unit and light).
+
+    The result is cached (``cached``; default on outside the tests) under the user's scope, the
+    region, the day and the data version, so a report or any task or plan change shows at once,
+    while a county dashboard opened by many people is computed once per change.
     """
     day = _today(today)
+    use_cache = (not settings.TESTING) if cached is None else cached
+    if not use_cache:
+        return _dashboard(user=user, region=region, day=day)
+    scope = access.scope_of(user)
+    identity = repr((scope.is_superuser, sorted(scope.staff_paths), region.pk, region.path, day, _data_version()))
+    key = "plans:dashboard:" + hashlib.sha256(identity.encode()).hexdigest()
+    data = cache.get(key)
+    if data is None:
+        data = _dashboard(user=user, region=region, day=day)
+        cache.set(key, data, DASHBOARD_CACHE_SECONDS)
+    return data
+
+
+def _dashboard(*, user: Any, region: Region, day: date) -> dict[str, Any]:
     tasks = Task.objects.visible_to(user).filter(
         subtree_q(region.path, "region__path"), plan__status=PlanStatus.ACTIVE, fans_out=False
     )

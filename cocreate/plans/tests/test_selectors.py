@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
@@ -284,3 +285,31 @@ def test_reassigned_unit_rows_follow_the_task_units(world: World) -> None:
     names = [u["name"] for u in data["units"]]
     assert "甲村小学" in names
     assert data["totals"]["tasks"] == 4
+
+
+def test_dashboard_cache_follows_every_change(world: World) -> None:
+    cache.clear()
+    town = _dashboard_world(world, 2)
+    user = world.user(Role.LEADER)
+    first = selectors.dashboard(user=user, region=town, today=MID, cached=True)
+    with CaptureQueriesContext(connection) as ctx:
+        again = selectors.dashboard(user=user, region=town, today=MID, cached=True)
+    assert again == first
+    assert len(ctx.captured_queries) <= 2  # the data version only
+    # A report changes the task's progress and so the data version: the next call recomputes.
+    child = Task.objects.filter(plan__region=town, fans_out=False, progress__lt=100).order_by("deadline", "id")[0]
+    services.report_submit(
+        actor=world.user(Role.ADMIN),
+        task=child,
+        unit=child.task_units.get().unit,
+        kind="percent",
+        percent=D(100),
+    )
+    after = selectors.dashboard(user=user, region=town, today=MID, cached=True)
+    assert after["totals"]["counts"][Light.DONE] == first["totals"]["counts"][Light.DONE] + 1
+    assert after == selectors.dashboard(user=user, region=town, today=MID, cached=False)
+    # Another day, another user scope: other entries.
+    later = selectors.dashboard(user=user, region=town, today=MID + timedelta(days=30), cached=True)
+    assert later["today"] == MID + timedelta(days=30)
+    village = selectors.dashboard(user=world.user(Role.VILLAGE_STAFF), region=town, today=MID, cached=True)
+    assert village["totals"]["tasks"] == 0
