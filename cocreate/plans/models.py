@@ -326,3 +326,173 @@ class ProgressReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} · {self.get_kind_display()}"
+
+
+# --- Supervision (督查督办) ------------------------------------------------------------------------
+
+
+class CheckKind(models.TextChoices):
+    WEEKLY = "weekly", _("每周抽查")
+    MONTHLY = "monthly", _("每月检查")
+    QUARTERLY = "quarterly", _("季度检查")
+    SPECIAL = "special", _("专项检查")
+
+
+class SupervisionCheck(models.Model):
+    """A check run by an inspector over a region (and optionally one plan), with findings."""
+
+    kind = models.CharField(_("检查类型"), max_length=10, choices=CheckKind.choices)
+    title = models.CharField(_("检查名称"), max_length=200)
+    region = models.ForeignKey(Region, verbose_name=_("检查范围"), on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        Plan, verbose_name=_("工作方案"), null=True, blank=True, on_delete=models.SET_NULL, related_name="checks"
+    )
+    checked_on = models.DateField(_("检查日期"))
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("督查员"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    summary = models.TextField(_("检查情况"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("督查检查")
+        verbose_name_plural = _("督查检查")
+        ordering = ["-checked_on", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class FindingSeverity(models.TextChoices):
+    NOTE = "note", _("提示")
+    ISSUE = "issue", _("问题")
+    SERIOUS = "serious", _("严重问题")
+
+
+class Finding(models.Model):
+    """What a check found at one unit (and task); may raise a rectification request."""
+
+    check_record = models.ForeignKey(SupervisionCheck, on_delete=models.CASCADE, related_name="findings")
+    task = models.ForeignKey(
+        Task, verbose_name=_("任务"), null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
+    )
+    unit = models.ForeignKey(Unit, verbose_name=_("被检查单位"), on_delete=models.PROTECT, related_name="+")
+    # The unit's region, so scoping needs no join and a village sees findings about itself.
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    severity = models.CharField(_("性质"), max_length=8, choices=FindingSeverity.choices, default=FindingSeverity.ISSUE)
+    description = models.TextField(_("发现问题"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("检查发现")
+        verbose_name_plural = _("检查发现")
+        ordering = ["check_record", "id"]
+
+    def __str__(self) -> str:
+        return self.description[:40]
+
+
+class RectificationStatus(models.TextChoices):
+    OPEN = "open", _("整改中")
+    SUBMITTED = "submitted", _("已报整改")
+    CLOSED = "closed", _("已销号")
+
+
+class Rectification(models.Model):
+    """A rectification request (整改要求) raised from a finding, tracked to closure; prints as 督办函."""
+
+    finding = models.OneToOneField(Finding, on_delete=models.CASCADE, related_name="rectification")
+    unit = models.ForeignKey(Unit, verbose_name=_("整改单位"), on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    letter_number = models.CharField(_("督办函编号"), max_length=60, blank=True)
+    requirement = models.TextField(_("整改要求"))
+    deadline = models.DateField(_("整改时限"))
+    status = models.CharField(
+        _("状态"), max_length=10, choices=RectificationStatus.choices, default=RectificationStatus.OPEN
+    )
+    response = models.TextField(_("整改情况"), blank=True)
+    responded_at = models.DateTimeField(_("报送时间"), null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("销号时间"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("整改督办")
+        verbose_name_plural = _("整改督办")
+        ordering = ["deadline", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="closed") | Q(closed_at__isnull=False), name="rectification_closed_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} · {self.deadline:%Y-%m-%d}"
+
+
+# --- Bulletins (通报) --------------------------------------------------------------------------------
+
+
+class BulletinStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    PUBLISHED = "published", _("已发布")
+
+
+class Bulletin(models.Model):
+    """A periodic bulletin for a region: computed tables by unit plus the supervisor's paragraphs.
+
+    No figure is typed: the tables are computed from tasks, reports and rectifications, and frozen
+    into ``figures`` when the bulletin is published so the published text never changes.
+    """
+
+    region = models.ForeignKey(Region, verbose_name=_("通报范围"), on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey(
+        Plan, verbose_name=_("工作方案"), null=True, blank=True, on_delete=models.SET_NULL, related_name="bulletins"
+    )
+    title = models.CharField(_("标题"), max_length=200)
+    issue_number = models.CharField(_("期号"), max_length=40, blank=True, help_text=_("如：第3期"))
+    period_start = models.DateField(_("统计起始"))
+    period_end = models.DateField(_("统计截止"))
+    praise = models.TextField(_("表扬"), blank=True)
+    criticism = models.TextField(_("批评"), blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=BulletinStatus.choices, default=BulletinStatus.DRAFT)
+    figures = models.JSONField(_("统计数据"), default=dict, blank=True, editable=False)
+    published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("通报")
+        verbose_name_plural = _("通报")
+        ordering = ["-period_end", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="bulletin_period_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(published_at__isnull=False), name="bulletin_published_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

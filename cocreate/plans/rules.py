@@ -7,7 +7,16 @@ from django.db.models import Exists, OuterRef, Q
 from cocreate.core import access
 from cocreate.core.access import NOTHING, Scope, in_paths
 from cocreate.core.models import Role
-from cocreate.plans.models import Plan, ProgressReport, Task
+from cocreate.plans.models import (
+    Bulletin,
+    BulletinStatus,
+    Finding,
+    Plan,
+    ProgressReport,
+    Rectification,
+    SupervisionCheck,
+    Task,
+)
 
 # Who may issue and change plans and tasks inside their region subtree.
 PLAN_MANAGERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.LEADER})
@@ -37,3 +46,47 @@ def _report_rule(scope: Scope) -> Q:
 access.register_write_roles(Plan, PLAN_MANAGERS)
 access.register_write_roles(Task, PLAN_MANAGERS)
 access.register_write_roles(ProgressReport, REPORTERS)
+
+
+# --- Supervision and bulletins -------------------------------------------------------------------
+
+# Who runs checks, raises rectifications and writes bulletins inside their region subtree.
+SUPERVISORS = frozenset({Role.INSPECTOR, Role.LEADER, Role.ADMIN})
+
+
+@access.register(SupervisionCheck)
+def _check_rule(scope: Scope) -> Q:
+    if not scope.staff_paths:
+        return NOTHING
+    # A village sees a town-wide check once it holds a finding about the village.
+    finding_here = Finding.objects.filter(in_paths(scope.staff_paths, "region__path"), check_record=OuterRef("pk"))
+    return in_paths(scope.staff_paths, "region__path") | Q(Exists(finding_here))
+
+
+@access.register(Finding)
+def _finding_rule(scope: Scope) -> Q:
+    return in_paths(scope.staff_paths, "region__path") if scope.staff_paths else NOTHING
+
+
+@access.register(Rectification)
+def _rectification_rule(scope: Scope) -> Q:
+    return in_paths(scope.staff_paths, "region__path") if scope.staff_paths else NOTHING
+
+
+@access.register(Bulletin)
+def _bulletin_rule(scope: Scope) -> Q:
+    if not scope.staff_paths:
+        return NOTHING
+    # Drafts: only supervisors over the bulletin's region. Published: every staff member inside
+    # the region (the recipients) and above it.
+    drafts = in_paths(scope.paths_for(SUPERVISORS), "region__path")
+    published = Q(status=BulletinStatus.PUBLISHED) & (
+        in_paths(scope.staff_paths, "region__path") | Q(region__code__in=scope.ancestor_codes())
+    )
+    return drafts | published
+
+
+access.register_write_roles(SupervisionCheck, SUPERVISORS)
+access.register_write_roles(Finding, SUPERVISORS)
+access.register_write_roles(Rectification, SUPERVISORS)
+access.register_write_roles(Bulletin, SUPERVISORS)

@@ -110,6 +110,10 @@ def _model_index() -> dict[str, type[models.Model]]:
         index[name] = model
         index[str(model._meta.verbose_name_plural)] = model
         index[name + "s"] = model
+        # "ProgressReport" is also addressed as /reports/, "SupervisionCheck" as /checks/.
+        last_word = re.findall(r"[A-Z][a-z]+", model.__name__)[-1].lower()
+        index.setdefault(last_word, model)
+        index.setdefault(last_word + "s", model)
     index.setdefault("people", apps.get_model("core", "Person"))
     index.setdefault("tokens", apps.get_model("core", "ApiToken"))
     return index

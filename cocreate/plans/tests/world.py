@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.utils import timezone
+
 from cocreate.conftest import OUTSIDE_MARKER, World
 from cocreate.core.models import Role
 from cocreate.plans.models import (
+    Bulletin,
+    BulletinStatus,
+    CheckKind,
+    Finding,
     Phase,
     Plan,
     PlanStatus,
     ProgressReport,
+    Rectification,
     ReportKind,
+    SupervisionCheck,
     Task,
     TaskUnit,
     UnitRole,
@@ -91,4 +99,56 @@ def extend(w: World) -> None:
         description=f"{OUTSIDE_MARKER}进展",
     )
     records.update(outside_plan=outside_plan, outside_task=outside_task, outside_report=outside_report)
+    records.update(_supervision(w, plan, child, outside_plan, outside_task))
     w.extra["plans"] = records
+
+
+def _supervision(w: World, plan: Plan, task: Task, outside_plan: Plan, outside_task: Task) -> dict[str, Any]:
+    """One check with a finding, a rectification and a bulletin on each side of the scope line."""
+    r, u = w.regions, w.units
+    records: dict[str, Any] = {}
+    for key, region, the_plan, the_task, unit, inspector, marker in (
+        ("", r["town_a"], plan, task, u["village_committee"], w.user(Role.INSPECTOR), ""),
+        ("outside_", r["town_b"], outside_plan, outside_task, u["outside"], w.users["outside_staff"], OUTSIDE_MARKER),
+    ):
+        check = SupervisionCheck.objects.create(
+            kind=CheckKind.MONTHLY,
+            title=f"{marker}三月检查",
+            region=region,
+            plan=the_plan,
+            checked_on=date(2026, 3, 28),
+            inspector=inspector,
+        )
+        finding = Finding.objects.create(
+            check_record=check,
+            task=the_task,
+            unit=unit,
+            region=the_task.region,
+            description=f"{marker}背街小巷仍有垃圾",
+        )
+        rectification = Rectification.objects.create(
+            finding=finding,
+            unit=unit,
+            region=the_task.region,
+            requirement=f"{marker}一周内清理完毕",
+            deadline=date(2026, 4, 4),
+        )
+        bulletin = Bulletin.objects.create(
+            region=region,
+            plan=the_plan,
+            title=f"{marker}第一季度通报",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 3, 31),
+            status=BulletinStatus.PUBLISHED,
+            published_at=timezone.now(),
+            figures={},
+        )
+        records.update(
+            {
+                f"{key}check": check,
+                f"{key}finding": finding,
+                f"{key}rectification": rectification,
+                f"{key}bulletin": bulletin,
+            }
+        )
+    return records
