@@ -196,15 +196,7 @@ def test_village_staff_cannot_edit_or_extend_the_town_plan(client: Client, world
 
 
 def test_town_staff_edits_thresholds_and_adds_a_phase(client: Client, world: World) -> None:
-    # Through the service, as every real plan is made (the world's plan has no created_by).
-    plan = services.plan_create(
-        actor=world.user(Role.TOWN_STAFF),
-        title="甲镇人居环境整治方案",
-        issuing_unit=world.units["town_office"],
-        region=world.regions["town_a"],
-        starts_on=date(2026, 1, 1),
-        ends_on=date(2026, 12, 31),
-    )
+    plan = rec(world, "plan")  # made without a creator, like an imported or demo plan
     login(client, world.user(Role.TOWN_STAFF))
     data = _plan_form(
         world,
