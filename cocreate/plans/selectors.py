@@ -44,6 +44,17 @@ def _today(today: date | None) -> date:
     return today or timezone.localdate()
 
 
+class _Attached(QuerySet[Any]):
+    """Results attached to one task by :func:`_attach`: iterate them, never query from them.
+
+    It carries no filter on the task, so a further ``filter()`` or ``first()`` would read other
+    tasks' rows: every derived queryset fails loudly instead.
+    """
+
+    def _chain(self) -> Any:
+        raise RuntimeError("attached task rows: use .all() or fetch them with a query of their own")
+
+
 def _attach(tasks: list[Task], name: str, rows: QuerySet[Any]) -> None:
     """Fills ``task.<name>.all()`` for every task from one query, like ``prefetch_related``.
 
@@ -53,17 +64,22 @@ def _attach(tasks: list[Task], name: str, rows: QuerySet[Any]) -> None:
     by_task: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_task[row.task_id].append(row)
+    # The per-task querysets are never run (their results are set), so they share one query.
+    shared = rows.model._default_manager.none().query
     for task in tasks:
-        cached: QuerySet[Any] = QuerySet(model=rows.model)
+        cached = _Attached(model=rows.model, query=shared)
         cached._result_cache = by_task.get(task.pk, [])
         # Django's own prefetch leaves the same two private attributes behind.
         setattr(cached, "_prefetch_done", True)  # noqa: B010
         setattr(task, "_prefetched_objects_cache", {**getattr(task, "_prefetched_objects_cache", {}), name: cached})  # noqa: B010
 
 
-def _with_status(tasks: QuerySet[Task], today: date) -> list[tuple[Task, TaskStatus]]:
+def _with_status(tasks: QuerySet[Task], today: date, *, plan: Plan | None = None) -> list[tuple[Task, TaskStatus]]:
     """Evaluates ``tasks`` with their milestones and units attached, and each one's light."""
     rows = list(tasks)
+    if plan is not None:
+        for task in rows:
+            task._state.fields_cache["plan"] = plan
     if rows:
         ids = tasks.values("pk")
         _attach(rows, "milestones", Milestone.objects.filter(task_id__in=ids).order_by("task_id", "due_on"))
@@ -102,7 +118,8 @@ def plan_tasks(
 ) -> list[tuple[Task, TaskStatus]]:
     """A plan's visible tasks with their lights, each fanned-out task followed by its children."""
     day = _today(today)
-    tasks = _task_list_qs(user).filter(plan=plan)
+    # Every row shares the one plan: attach it instead of joining and building it per row.
+    tasks = Task.objects.visible_to(user).filter(plan=plan).select_related("phase", "region")
     if unit is not None:
         tasks = tasks.filter(pk__in=TaskUnit.objects.filter(unit=unit).values("task_id"))
     if phase is not None:
@@ -110,7 +127,7 @@ def plan_tasks(
     if light:
         tasks = tasks.alias(light=light_sql(day)).filter(light=light)
     tasks = tasks.order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
-    return _with_status(tasks, day)
+    return _with_status(tasks, day, plan=plan)
 
 
 def task_detail(*, user: Any, pk: Any) -> Task:

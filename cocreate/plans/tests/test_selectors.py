@@ -313,3 +313,22 @@ def test_dashboard_cache_follows_every_change(world: World) -> None:
     assert later["today"] == MID + timedelta(days=30)
     village = selectors.dashboard(user=world.user(Role.VILLAGE_STAFF), region=town, today=MID, cached=True)
     assert village["totals"]["tasks"] == 0
+
+
+def test_listed_tasks_carry_their_own_units_and_milestones_only(world: World) -> None:
+    plan = _plan(world)
+    first = _task(world, plan, milestones=[(date(2026, 3, 31), D(40))])
+    second = _task(world, plan, units={"responsible": [world.units["school"]]})
+    with CaptureQueriesContext(connection) as ctx:
+        rows = dict(selectors.plan_tasks(user=world.user(Role.TOWN_STAFF), plan=plan, today=MID))
+        units = {t.pk: [tu.unit.name for tu in t.task_units.all()] for t in rows}
+        milestones = {t.pk: [m.percent for m in t.milestones.all()] for t in rows}
+        plans = {t.plan.pk for t in rows}
+    assert units == {first.pk: ["甲村村民委员会"], second.pk: ["甲村小学"]}
+    assert milestones == {first.pk: [D(40)], second.pk: []}
+    assert plans == {plan.pk}
+    assert len(ctx.captured_queries) <= 5
+    # Attached rows cannot be queried further (they carry no filter on their task).
+    with pytest.raises(RuntimeError):
+        first_row = next(t for t in rows if t.pk == first.pk)
+        first_row.task_units.filter(role="responsible")
