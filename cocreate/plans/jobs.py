@@ -41,6 +41,8 @@ REMIND_BEFORE = "remind-before"
 REMIND_MISSED = "remind-missed"
 ESCALATE = "escalate"
 CHANNELS = (INAPP, Channel.SMS.value, Channel.EMAIL.value)
+# A sweep that did not run for up to this many days still catches up on missed deadlines.
+MISSED_GRACE_DAYS = 30
 
 
 def dedupe_key(task: Task, kind: str) -> str:
@@ -50,11 +52,13 @@ def dedupe_key(task: Task, kind: str) -> str:
 
 def _due_tasks(today: date) -> list[Task]:
     """Unfinished tasks of active plans that are due for a reminder or an escalation today."""
-    days_left = DaysBetween(today, F("deadline"))
     soon = Q(deadline__gte=today) & Q(days_left__lte=F("plan__remind_days_before"))
+    # Long-overdue tasks have had their reminders; looking further back would only re-check
+    # dedupe keys every day (and flood people with old news when a plan is first imported).
+    recently_missed = Q(deadline__lt=today) & Q(days_overdue__lte=F("plan__escalate_after_days") + MISSED_GRACE_DAYS)
     return list(
-        Task.objects.alias(days_left=days_left)
-        .filter(soon | Q(deadline__lt=today), plan__status=PlanStatus.ACTIVE, fans_out=False, progress__lt=100)
+        Task.objects.alias(days_left=DaysBetween(today, F("deadline")), days_overdue=DaysBetween(F("deadline"), today))
+        .filter(soon | recently_missed, plan__status=PlanStatus.ACTIVE, fans_out=False, progress__lt=100)
         .select_related("plan", "region", "parent")
         .prefetch_related(
             Prefetch("task_people", queryset=TaskPerson.objects.select_related("user").filter(user__is_active=True)),
@@ -203,3 +207,7 @@ def recompute_rolling_quotas(*, today: date | None = None) -> int:
 def rolling_quotas() -> int:
     """Daily just after midnight Beijing time (16:01 UTC): quotas start counting the new period."""
     return recompute_rolling_quotas()
+
+
+# Supervision's periodic task lives in its own module; importing it here registers it with Huey.
+from cocreate.plans import jobs_supervision  # noqa: E402, F401
