@@ -16,6 +16,7 @@ from ninja.renderers import JSONRenderer
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
 from cocreate.plans.api import router as plans_router
+from cocreate.plans.api_supervision import router as supervision_router
 
 
 class UTF8JSONRenderer(JSONRenderer):
@@ -53,3 +54,4 @@ api = CocreateAPI(
 install_error_handlers(api)
 api.add_router("/", core_router)
 api.add_router("/", plans_router)
+api.add_router("/", supervision_router)

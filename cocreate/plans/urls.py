@@ -4,9 +4,9 @@ URL names start with the model they address (plan_…, task_…, progressreport_
 role matrix fills their ids with out-of-scope rows of that model.
 """
 
-from django.urls import path
+from django.urls import include, path
 
-from cocreate.plans import views
+from cocreate.plans import views, views_supervision
 
 app_name = "plans"
 
@@ -28,4 +28,5 @@ urlpatterns = [
     path("tasks/<int:pk>/history/", views.task_history, name="task_history"),
     path("tasks/<int:pk>/report/", views.task_report, name="task_report"),
     path("reports/<int:pk>/return/", views.progressreport_return, name="progressreport_return"),
+    path("supervision/", include(views_supervision.urlpatterns)),
 ]
