@@ -61,6 +61,8 @@ class Scope:
     home_region_path: str | None = None
     # role -> region paths in which the user holds that role
     role_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Units the user acts for (through staff memberships): tasks name units, not regions.
+    unit_ids: tuple[int, ...] = ()
 
     @property
     def staff_paths(self) -> tuple[str, ...]:
@@ -114,10 +116,13 @@ def scope_of(user: Any) -> Scope:
     if cached is not None:
         return cached
     role_paths: dict[str, list[str]] = {}
-    for role, path in Membership.objects.filter(user_id=user.pk, is_active=True, region__is_active=True).values_list(
-        "role", "region__path"
-    ):
+    unit_ids: set[int] = set()
+    for role, path, unit_id in Membership.objects.filter(
+        user_id=user.pk, is_active=True, region__is_active=True
+    ).values_list("role", "region__path", "unit_id"):
         role_paths.setdefault(role, []).append(path)
+        if unit_id is not None and role in STAFF_ROLES:
+            unit_ids.add(unit_id)
     person = None
     if user.person_id:
         person = Person.objects.filter(pk=user.person_id).values("household_id", "region__path").first()
@@ -129,6 +134,7 @@ def scope_of(user: Any) -> Scope:
         household_id=person["household_id"] if person else None,
         home_region_path=person["region__path"] if person else None,
         role_paths={role: tuple(paths) for role, paths in role_paths.items()},
+        unit_ids=tuple(sorted(unit_ids)),
     )
     user._cocreate_scope = scope
     return scope

@@ -16,6 +16,7 @@ from cocreate.plans.models import (
     Rectification,
     SupervisionCheck,
     Task,
+    TaskUnit,
 )
 
 # Who may issue and change plans and tasks inside their region subtree.
@@ -24,23 +25,42 @@ PLAN_MANAGERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.LE
 REPORTERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.VILLAGE_STAFF, Role.SCHOOL_STAFF})
 
 
+def _task_q(scope: Scope) -> Q:
+    """Tasks in the staff member's regions, or naming one of the units they act for.
+
+    A town plan's task that names a village committee (without fanning out) stays in the town's
+    region; the committee must still see it and report on it.
+    """
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.unit_ids:
+        names_my_unit = TaskUnit.objects.filter(task=OuterRef("pk"), unit_id__in=scope.unit_ids)
+        q |= Q(Exists(names_my_unit))
+    return q
+
+
 @access.register(Plan)
 def _plan_rule(scope: Scope) -> Q:
     if not scope.staff_paths:
         return NOTHING
     # A village sees the town's plan once one of its tasks lands in the village.
-    task_here = Task.objects.filter(in_paths(scope.staff_paths, "region__path"), plan=OuterRef("pk"))
+    task_here = Task.objects.filter(_task_q(scope), plan=OuterRef("pk"))
     return in_paths(scope.staff_paths, "region__path") | Q(Exists(task_here))
 
 
 @access.register(Task)
 def _task_rule(scope: Scope) -> Q:
-    return in_paths(scope.staff_paths, "region__path") if scope.staff_paths else NOTHING
+    return _task_q(scope) if scope.staff_paths else NOTHING
 
 
 @access.register(ProgressReport)
 def _report_rule(scope: Scope) -> Q:
-    return in_paths(scope.staff_paths, "region__path") if scope.staff_paths else NOTHING
+    if not scope.staff_paths:
+        return NOTHING
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.unit_ids:
+        task_names_my_unit = TaskUnit.objects.filter(task=OuterRef("task_id"), unit_id__in=scope.unit_ids)
+        q |= Q(unit_id__in=scope.unit_ids) | Q(Exists(task_names_my_unit))
+    return q
 
 
 access.register_write_roles(Plan, PLAN_MANAGERS)

@@ -34,3 +34,24 @@ def test_only_plan_managers_change_plans(world: World) -> None:
     assert access.can(world.user(Role.TOWN_STAFF), access.CHANGE, plan)
     assert not access.can(world.user(Role.VILLAGE_STAFF), access.CHANGE, plan)
     assert not access.can(world.user(Role.TOWN_STAFF), access.CHANGE, world.extra["plans"]["outside_plan"])
+
+
+def test_a_unit_named_on_a_town_task_sees_it_without_fan_out(world: World) -> None:
+    from datetime import date
+
+    from cocreate.plans.models import Task, TaskUnit, UnitRole
+
+    p = world.extra["plans"]
+    town_task = Task.objects.create(
+        plan=p["plan"],
+        region=world.regions["town_a"],
+        title="村委会直接承担的任务",
+        starts_on=date(2026, 1, 1),
+        deadline=date(2026, 6, 30),
+    )
+    TaskUnit.objects.create(task=town_task, unit=world.units["village_committee"], role=UnitRole.RESPONSIBLE)
+    staff = world.user(Role.VILLAGE_STAFF)
+    assert town_task in Task.objects.visible_to(staff)
+    # The grid worker holds no unit membership: region scope only.
+    assert town_task not in Task.objects.visible_to(world.user(Role.GRID_WORKER))
+    assert list(Plan.objects.visible_to(staff)) == [p["plan"]]
