@@ -28,6 +28,8 @@ CENT = Decimal("0.01")
 
 
 class Light(models.TextChoices):
+    """The traffic light (亮灯) of a task on one day."""
+
     GREEN = "green", gettext_lazy("绿灯")
     YELLOW = "yellow", gettext_lazy("黄灯")
     RED = "red", gettext_lazy("红灯")
