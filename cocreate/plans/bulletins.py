@@ -327,7 +327,8 @@ def bulletin_create(
 
 def _locked(bulletin: Bulletin) -> Bulletin:
     """The bulletin's row, locked, so an edit and a publish cannot interleave."""
-    return Bulletin.objects.select_for_update().select_related("region", "plan").get(pk=bulletin.pk)
+    # No select_related: PostgreSQL cannot lock the nullable side of the outer join to the plan.
+    return Bulletin.objects.select_for_update().get(pk=bulletin.pk)
 
 
 @transaction.atomic

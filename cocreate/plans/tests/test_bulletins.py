@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -458,3 +459,30 @@ def test_acceptance_demo_county_bulletin_pdf_has_the_computed_tables_in_chinese(
         assert squeeze("".join(cells)) in text, cells
     totals = figures["totals"]
     assert "合计" + "".join(str(totals[key]) for key in bulletins.COUNT_KEYS) in text
+
+
+# --- Concurrency (PostgreSQL) -----------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL")
+def test_parallel_publishes_publish_once_and_notify_once() -> None:
+    from cocreate.conftest import build_world
+    from cocreate.core.tests.concurrency import race
+
+    world = build_world()
+    bulletin = draft(world)
+    publishers = [world.user(Role.INSPECTOR), world.user(Role.LEADER), world.user(Role.ADMIN)]
+
+    def publish(i: int) -> Bulletin:
+        return bulletins.bulletin_publish(actor=publishers[i], bulletin=bulletin, today=APRIL)
+
+    results = race(len(publishers), publish)
+    won = [r for r in results if isinstance(r, Bulletin)]
+    assert len(won) == 1, results
+    assert all(isinstance(r, ValidationError) for r in results if not isinstance(r, Bulletin)), results
+    stored = Bulletin.objects.get(pk=bulletin.pk)
+    assert stored.published_by == won[0].published_by
+    village_staff = world.user(Role.VILLAGE_STAFF)
+    assert Notification.objects.filter(user=village_staff, title__contains=bulletin.title).count() == 1
