@@ -11,13 +11,15 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from cocreate.conftest import OUTSIDE_MARKER, World
+from cocreate.conftest import OUTSIDE_MARKER, World, build_world
 from cocreate.core.models import Attachment, Membership, Notification, Person, Role, User
+from cocreate.core.tests.concurrency import race
 from cocreate.plans import supervision
 from cocreate.plans.jobs_supervision import send_rectification_reminders
 from cocreate.plans.models import (
@@ -31,6 +33,7 @@ from cocreate.plans.models import (
 pytestmark = pytest.mark.django_db
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
+N_PARALLEL = 6
 
 
 def rec(world: World, key: str) -> Any:
@@ -504,3 +507,43 @@ def test_check_list_query_count_does_not_grow_with_checks(world: World, django_a
         assert client.get(reverse("plans:check_list")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(reverse("plans:rectification_list")).status_code == 200
+
+
+# --- Concurrency (PostgreSQL only: SQLite serialises writers anyway) ----------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL")
+def test_parallel_raises_get_distinct_letter_numbers_and_one_response_wins() -> None:
+    world = build_world()
+    inspector = world.user(Role.INSPECTOR)
+    check = new_check(world)
+    findings = [
+        supervision.finding_add(
+            actor=inspector, check=check, unit=world.units["village_committee"], description=f"问题{i}"
+        )
+        for i in range(N_PARALLEL)
+    ]
+    deadline = timezone.localdate() + timedelta(days=5)
+
+    def raise_one(i: int) -> Rectification:
+        return supervision.rectification_raise(
+            actor=inspector, finding=findings[i], requirement="整改", deadline=deadline
+        )
+
+    results = race(N_PARALLEL, raise_one)
+    assert all(isinstance(r, Rectification) for r in results), results
+    year = timezone.localdate().year
+    assert sorted(r.letter_number for r in results) == sorted(f"督办〔{year}〕{n}号" for n in range(1, N_PARALLEL + 1))
+
+    responders = [world.user(Role.VILLAGE_STAFF), world.user(Role.TOWN_STAFF), world.user(Role.ADMIN)]
+    target = results[0]
+
+    def respond(i: int) -> Rectification:
+        return supervision.rectification_respond(actor=responders[i], rectification=target, response=f"整改{i}")
+
+    answers = race(len(responders), respond)
+    assert sum(isinstance(a, Rectification) for a in answers) == 1, answers
+    assert all(isinstance(a, (Rectification, ValidationError)) for a in answers), answers
+    assert Notification.objects.filter(title__contains="整改情况已报送", user=inspector).count() == 1
