@@ -175,6 +175,17 @@ class RespondIn(InputSchema):
     response: Annotated[Text, Field(min_length=1, max_length=5000)]
 
 
+class RaiseIn(InputSchema):
+    requirement: Annotated[Text, Field(min_length=1, max_length=5000)]
+    deadline: IsoDate
+    letter_number: Annotated[Text, Field(max_length=60, description="留空则自动编号：督办〔年〕N号")] = ""
+
+
+class ReopenIn(InputSchema):
+    reason: Annotated[Text, Field(min_length=1, max_length=100)]
+    deadline: IsoDate | None = Field(None, description="新的整改时限（可选）")
+
+
 # --- Handlers ----------------------------------------------------------------------------------------
 
 
@@ -233,6 +244,19 @@ def finding_add(request: HttpRequest, id: Id, payload: FindingIn) -> Status:
     return Status(201, get_visible(Finding.objects.select_related("unit"), request, finding.pk))
 
 
+@router.post("/findings/{id}/rectification", response={201: RectificationOut, **WRITE_ERRORS}, summary="下发整改督办")
+def rectification_raise(request: HttpRequest, id: Id, payload: RaiseIn) -> Status:
+    finding = get_visible(Finding.objects.select_related("check_record__region", "unit", "region"), request, id)
+    rectification = supervision.rectification_raise(
+        actor=request_user(request),
+        finding=finding,
+        requirement=payload.requirement,
+        deadline=payload.deadline,
+        letter_number=payload.letter_number,
+    )
+    return Status(201, _rectification(request, rectification.pk))
+
+
 @router.get("/rectifications", response={200: list[RectificationOut], **LIST_ERRORS}, summary="整改督办列表")
 @paginate(Pagination)
 def rectification_list(request: HttpRequest, filters: Query[RectificationFilter]) -> QuerySet[Rectification]:
@@ -263,4 +287,13 @@ def rectification_respond(request: HttpRequest, id: Id, payload: RespondIn) -> R
 def rectification_close(request: HttpRequest, id: Id) -> Rectification:
     rectification = _rectification(request, id)
     supervision.rectification_close(actor=request_user(request), rectification=rectification)
+    return _rectification(request, id)
+
+
+@router.post("/rectifications/{id}/reopen", response={200: RectificationOut, **WRITE_ERRORS}, summary="退回整改")
+def rectification_reopen(request: HttpRequest, id: Id, payload: ReopenIn) -> Rectification:
+    rectification = _rectification(request, id)
+    supervision.rectification_reopen(
+        actor=request_user(request), rectification=rectification, reason=payload.reason, deadline=payload.deadline
+    )
     return _rectification(request, id)

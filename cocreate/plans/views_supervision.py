@@ -194,7 +194,6 @@ def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rows": rows,
         "can_change": can_change,
         "finding_form": FindingForm(user=user, check=check) if can_change else None,
-        "raise_form": RaiseForm() if can_change else None,
         "tab": "detail",
     }
     return render(request, "plans/check_detail.html", context)

@@ -331,8 +331,11 @@ def test_out_of_scope_ids_answer_404_on_pages_and_api(world: World) -> None:
         reverse("plans:rectification_close", args=[rectification.pk]),
         f"/api/rectifications/{rectification.pk}/close",
         f"/api/rectifications/{rectification.pk}/respond",
+        f"/api/rectifications/{rectification.pk}/reopen",
+        f"/api/findings/{finding.pk}/rectification",
     ):
-        response = send(client, url, {"response": "x"}) if url.startswith("/api") else client.post(url)
+        payload = {"response": "x", "reason": "x", "requirement": "x", "deadline": "2999-01-01"}
+        response = send(client, url, payload) if url.startswith("/api") else client.post(url)
         assert response.status_code == 404, url
     rectification.refresh_from_db()
     assert rectification.status == RectificationStatus.OPEN
@@ -481,15 +484,34 @@ def test_api_checks_findings_rectifications_to_closure(world: World) -> None:
     detail = inspector.get(f"/api/checks/{check_id}").json()
     assert [f["description"] for f in detail["findings"]] == ["公示栏未更新"]
 
+    finding_id = finding.json()["id"]
+    assert (
+        send(
+            village, f"/api/findings/{finding_id}/rectification", {"requirement": "x", "deadline": "2999-01-01"}
+        ).status_code
+        == 403
+    )
+    deadline = (timezone.localdate() + timedelta(days=3)).isoformat()
+    raised_one = send(
+        inspector, f"/api/findings/{finding_id}/rectification", {"requirement": "更新公示栏", "deadline": deadline}
+    )
+    assert raised_one.status_code == 201, raised_one.content
+    assert raised_one.json()["letter_number"] == f"督办〔{timezone.localdate().year}〕1号"
+    assert raised_one.json()["status"] == "open" and raised_one.json()["check_id"] == check_id
+
     rectification = rec(world, "rectification")
-    mine = village.get("/api/rectifications?mine=true").json()
-    assert [r["id"] for r in mine["items"]] == [rectification.pk]
+    mine = village.get("/api/rectifications?mine=true&status=open").json()
+    assert [r["id"] for r in mine["items"]] == [rectification.pk, raised_one.json()["id"]]
     assert mine["items"][0]["is_overdue"] == supervision.is_overdue(rectification)
     assert send(village, f"/api/rectifications/{rectification.pk}/close").status_code == 403
     answered = send(village, f"/api/rectifications/{rectification.pk}/respond", {"response": "已整改到位"})
     assert answered.status_code == 200 and answered.json()["status"] == "submitted"
     again = send(village, f"/api/rectifications/{rectification.pk}/respond", {"response": "再次"})
     assert again.status_code == 400 and again.json()["error"]
+    assert send(village, f"/api/rectifications/{rectification.pk}/reopen", {"reason": "自己退回"}).status_code == 403
+    reopened = send(inspector, f"/api/rectifications/{rectification.pk}/reopen", {"reason": "缺少照片"})
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open"
+    send(village, f"/api/rectifications/{rectification.pk}/respond", {"response": "补充照片"})
     closed = send(inspector, f"/api/rectifications/{rectification.pk}/close")
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert (
