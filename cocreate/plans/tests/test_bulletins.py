@@ -14,6 +14,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -168,6 +169,28 @@ def test_closed_rectifications_and_a_plan_filter_leave_the_counts(world: World) 
     assert only_other["units"] == [] and only_other["totals"]["tasks"] == 0
     only_this = bulletins.bulletin_figures(region=world.regions["town_a"], plan=plan, **Q1, today=APRIL)
     assert only_this["totals"]["tasks"] == 1 and only_this["plan"] == {"id": plan.pk, "title": plan.title}
+
+
+def test_figures_take_the_same_number_of_queries_for_more_units_and_tasks(world: World) -> None:
+    raised_in_march(world)
+    overdue_task(world)
+    with CaptureQueriesContext(connection) as small:
+        figures_q1(world)
+    town = world.user(Role.TOWN_STAFF)
+    for i, unit in enumerate(("town_office", "school", "dept", "village_a2_committee")):
+        task = services.task_create(
+            actor=town,
+            plan=rec(world, "plan"),
+            title=f"任务{i}",
+            starts_on=date(2026, 1, 1),
+            deadline=date(2026, 2, 1 + i),
+            units={"responsible": [world.units[unit], world.units["village_committee"]]},
+        )
+        assert task.pk
+    with CaptureQueriesContext(connection) as large:
+        figures = figures_q1(world)
+    assert len(figures["units"]) == 5 and figures["totals"]["overdue"] == 5
+    assert len(large.captured_queries) == len(small.captured_queries)
 
 
 # --- Permissions ------------------------------------------------------------------------------------
