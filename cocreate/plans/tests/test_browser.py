@@ -181,4 +181,30 @@ def test_import_report_on_a_phone_and_see_the_light_change(
     assert unit_cell(town, committee.pk, "green") == green_before + 1
     town.screenshot(path=str(screenshots / "plans-dashboard-after.png"), full_page=True)
 
+    # 4. The county inspector writes the bulletin for the town, publishes it and downloads the PDF.
+    town.context.clear_cookies()
+    log_in(town, base, world.user(Role.INSPECTOR).phone)
+    town.goto(f"{base}/plans/bulletins/new/")
+    town.select_option("#id_region", str(world.regions["town_a"].pk))
+    town.fill("#id_title", "甲镇房前屋后整治进展通报")
+    town.fill("#id_period_start", f"{starts_on:%Y-%m-%d}")
+    town.fill("#id_period_end", f"{today:%Y-%m-%d}")
+    town.fill("#id_praise", "甲村及时报送进度，群众投工投劳，予以表扬。")
+    town.click("button[type=submit].btn-success")
+    town.wait_for_url(re.compile(r".*/plans/bulletins/\d+/$"))
+    assert town.locator("#cc-bulletin-units").get_by_text(committee.name).is_visible()
+    town.once("dialog", lambda dialog: dialog.accept())  # the 确定发布吗？ confirmation
+    town.get_by_role("button", name=re.compile("发布")).click()
+    town.get_by_role("alert").filter(has_text="已发布").wait_for()
+    with town.expect_download() as download_info:
+        town.click("#cc-bulletin-pdf")
+    pdf = Path(download_info.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "甲镇房前屋后整治进展通报" in text and committee.name in text
+    assert OUTSIDE_MARKER not in text
+    town.screenshot(path=str(screenshots / "plans-bulletin-published.png"), full_page=True)
+
     assert town_errors == [] and village_errors == [], (town_errors, village_errors)
