@@ -30,28 +30,9 @@ from cocreate.core.models import (
     UnitKind,
     User,
 )
+from cocreate.core.tests.pages import assert_in_scope, body, login
 
 pytestmark = pytest.mark.django_db
-
-BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def login(client: Client, user: User) -> Client:
-    client.force_login(user, backend=BACKEND)
-    return client
-
-
-def body(response: Any) -> str:
-    return response.content.decode()
-
-
-def assert_in_scope(response: Any, *expected: str) -> str:
-    assert response.status_code == 200, response.status_code
-    text = body(response)
-    assert OUTSIDE_MARKER not in text
-    for item in expected:
-        assert item in text, item
-    return text
 
 
 # --- Lists: allowed roles see their scope, nothing outside ----------------------------------------

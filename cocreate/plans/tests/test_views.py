@@ -18,32 +18,14 @@ from openpyxl import Workbook, load_workbook
 from PIL import Image
 
 from cocreate.conftest import OUTSIDE_MARKER, World
-from cocreate.core.models import Attachment, Region, RegionLevel, Role, Unit, UnitKind, User
+from cocreate.core.models import Attachment, Region, RegionLevel, Role, Unit, UnitKind
+from cocreate.core.tests.pages import assert_in_scope as ok
+from cocreate.core.tests.pages import body, login
 from cocreate.plans import services
 from cocreate.plans.models import Plan, ProgressReport, ReportStatus, Task, TaskUnit, UnitRole
 from cocreate.plans.status import Light, task_light
 
 pytestmark = pytest.mark.django_db
-
-BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def login(client: Client, user: User) -> Client:
-    client.force_login(user, backend=BACKEND)
-    return client
-
-
-def body(response: Any) -> str:
-    return response.content.decode()
-
-
-def ok(response: Any, *expected: str) -> str:
-    assert response.status_code == 200, response.status_code
-    text = body(response)
-    assert OUTSIDE_MARKER not in text
-    for item in expected:
-        assert item in text, item
-    return text
 
 
 def rec(world: World, key: str) -> Any:
