@@ -20,7 +20,7 @@ from django.db.models import Avg
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from cocreate.core import access
 from cocreate.core.models import Membership, Region, RegionLevel, Unit, UnitKind, subtree_q
@@ -428,6 +428,163 @@ def _create_children(task: Task, villages: Sequence[Region], committees: Mapping
     Milestone.objects.bulk_create(
         [Milestone(task=child, due_on=m.due_on, percent=m.percent) for child in children for m in milestones]
     )
+
+
+TASK_UPDATABLE_FIELDS = frozenset({"number", "title", "content", "phase", "starts_on", "deadline", "units", "people"})
+# What a fanned-out parent hands down to its children when it changes.
+TASK_COPIED_FIELDS = ("number", "title", "content", "phase", "starts_on", "deadline")
+# What a village's child task may change itself; the rest follows its parent.
+CHILD_UPDATABLE_FIELDS = frozenset({"starts_on", "deadline", "people"})
+
+
+def _matrix_of(task: Task) -> dict[str, set[int]]:
+    current: dict[str, set[int]] = {}
+    for role, unit_id in TaskUnit.objects.filter(task=task).values_list("role", "unit_id"):
+        current.setdefault(role, set()).add(unit_id)
+    return current
+
+
+def _people_of(task: Task) -> dict[str, set[int]]:
+    current: dict[str, set[int]] = {}
+    for role, user_id in TaskPerson.objects.filter(task=task).values_list("role", "user_id"):
+        current.setdefault(role, set()).add(user_id)
+    return current
+
+
+def _ids_by_role(mapping: Mapping[str, Sequence[Any]]) -> dict[str, set[int]]:
+    return {str(role): {obj.pk for obj in objs} for role, objs in mapping.items() if objs}
+
+
+@transaction.atomic
+def task_update(*, actor: Any, task: Task, data: Mapping[str, Any]) -> Task:
+    """Changes a task's data and matrix; a fanned-out parent copies its changes to its children.
+
+    Plan managers over the task's region may change ``number``, ``title``, ``content``, ``phase``
+    (of the same plan), ``starts_on`` and ``deadline`` (inside the plan's dates, and existing
+    milestones must still fit), ``units`` (role → units, replacing the matrix; visible units
+    only; at least one lead or responsible unit) and ``people`` (role → users, replacing them).
+
+    A fanned-out parent copies number, title, content, phase and dates to every child; the
+    children keep their own village unit and people. A child task (``parent`` set) follows its
+    parent: only its dates (inside the parent's dates, e.g. an earlier village deadline) and its
+    people may change; any other changed field is refused. Values equal to the current ones are
+    accepted for every field, so an edit form may send them all. Progress is recomputed after
+    date changes (quota periods and the roll-up depend on them).
+    """
+    require(actor, access.CHANGE, task)
+    unknown = set(data) - TASK_UPDATABLE_FIELDS
+    if unknown:
+        raise ValidationError({name: _("不能修改此字段") for name in sorted(unknown)})
+    # Lock order as in task_recompute: children before their parent, so no deadlock with reports.
+    child_ids = list(
+        Task.objects.select_for_update().filter(parent_id=task.pk).order_by("pk").values_list("pk", flat=True)
+    )
+    locked = Task.objects.select_for_update().select_related("plan", "parent").get(pk=task.pk)
+    plan = locked.plan
+    units = data.get("units")
+    people = data.get("people")
+    if units is not None:
+        unknown_roles = set(units) - set(UnitRole.values)
+        if unknown_roles:
+            raise ValidationError(
+                {"units": _("未知的单位职责：%(roles)s") % {"roles": "、".join(sorted(unknown_roles))}}
+            )
+    if people is not None:
+        unknown_people = set(people) - set(PersonRole.values)
+        if unknown_people:
+            raise ValidationError(
+                {"people": _("未知的人员职责：%(roles)s") % {"roles": "、".join(sorted(unknown_people))}}
+            )
+    new_units = _ids_by_role(units) if units is not None else None
+    new_people = _ids_by_role(people) if people is not None else None
+    changed: set[str] = set()
+    for name in ("number", "title", "content", "phase", "starts_on", "deadline"):
+        if name not in data:
+            continue
+        value = data[name]
+        if isinstance(value, str):
+            value = value.strip()
+        if value != getattr(locked, name):
+            changed.add(name)
+            setattr(locked, name, value)
+    if new_units is not None and new_units != _matrix_of(locked):
+        changed.add("units")
+    if new_people is not None and new_people != _people_of(locked):
+        changed.add("people")
+    if locked.parent_id is not None and changed - CHILD_UPDATABLE_FIELDS:
+        raise ValidationError(
+            {
+                name: _("各村（社区）的子任务只能修改起止日期和责任人，其余内容请在上级任务中修改")
+                for name in sorted(changed - CHILD_UPDATABLE_FIELDS)
+            }
+        )
+    if not locked.title:
+        raise ValidationError({"title": _("任务名称不能为空")})
+    if locked.deadline < locked.starts_on:
+        raise ValidationError({"deadline": _("完成时限不能早于开始日期")})
+    if locked.starts_on < plan.starts_on or locked.deadline > plan.ends_on:
+        raise ValidationError({"deadline": _("任务日期必须在方案起止日期之内")})
+    parent = locked.parent
+    if parent is not None and (locked.starts_on < parent.starts_on or locked.deadline > parent.deadline):
+        raise ValidationError({"deadline": _("子任务日期必须在上级任务起止日期之内")})
+    if locked.phase is not None and locked.phase.plan_id != plan.pk:
+        raise ValidationError({"phase": _("所选阶段不属于该方案")})
+    dates_changed = bool({"starts_on", "deadline"} & changed)
+    if dates_changed and (
+        Milestone.objects.filter(task_id__in=[locked.pk, *child_ids])
+        .exclude(due_on__gte=locked.starts_on, due_on__lte=locked.deadline)
+        .exists()
+    ):
+        raise ValidationError({"deadline": _("已有时间节点超出新的任务起止日期")})
+    if "units" in changed:
+        assert units is not None and new_units is not None
+        require_visible_units(actor, [u for role_units in units.values() for u in role_units])
+        if not (new_units.get(UnitRole.LEAD) or new_units.get(UnitRole.RESPONSIBLE)):
+            raise ValidationError({"units": _("至少需要一个牵头单位或责任单位")})
+    if "people" in changed:
+        assert people is not None
+        if any(not getattr(user, "is_active", False) for users in people.values() for user in users):
+            raise ValidationError({"people": _("责任人须为有效账号")})
+    if not changed:
+        return locked
+    history_user = actor if getattr(actor, "pk", None) else None
+    locked.full_clean()
+    locked._history_user = history_user
+    locked.save()
+    if "units" in changed:
+        assert units is not None
+        TaskUnit.objects.filter(task=locked).delete()
+        TaskUnit.objects.bulk_create(
+            [
+                TaskUnit(task=locked, unit=unit, role=role, order=i)
+                for role, role_units in units.items()
+                for i, unit in enumerate(dict.fromkeys(role_units))
+            ]
+        )
+    if "people" in changed:
+        assert people is not None
+        TaskPerson.objects.filter(task=locked).delete()
+        TaskPerson.objects.bulk_create(
+            [
+                TaskPerson(task=locked, user=user, role=role)
+                for role, users in people.items()
+                for user in dict.fromkeys(users)
+            ]
+        )
+    copied = [name for name in TASK_COPIED_FIELDS if name in changed]
+    if child_ids and copied:
+        children = list(Task.objects.filter(pk__in=child_ids))
+        for child in children:
+            for name in copied:
+                setattr(child, name, getattr(locked, name))
+        bulk_update_with_history(children, Task, copied, default_user=history_user)
+    if dates_changed:
+        today = timezone.localdate()
+        for child_id in child_ids:
+            task_recompute(task=Task(pk=child_id), today=today)
+        task_recompute(task=locked, today=today)
+    task.refresh_from_db()
+    return locked
 
 
 # --- Progress -----------------------------------------------------------------------------------

@@ -494,3 +494,206 @@ def test_inactive_accounts_cannot_be_made_responsible(world: World) -> None:
     with pytest.raises(ValidationError) as exc:
         _task(world, plan, people={"responsible": [gone]})
     assert "people" in exc.value.message_dict
+
+
+# --- Editing tasks ------------------------------------------------------------------------------------
+
+
+def test_plan_manager_edits_a_task_and_replaces_its_matrix(world: World) -> None:
+    plan = _plan(world)
+    phase = services.phase_add(
+        actor=world.user(Role.TOWN_STAFF),
+        plan=plan,
+        name="部署启动",
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 3, 31),
+    )
+    task = _task(world, plan, people={"leader": [world.user(Role.TOWN_STAFF)]})
+    updated = services.task_update(
+        actor=world.user(Role.TOWN_STAFF),
+        task=task,
+        data={
+            "number": " 3 ",
+            "title": "每月开展志愿服务活动",
+            "phase": phase,
+            "deadline": date(2026, 6, 30),
+            "units": {"lead": [world.units["town_office"]], "cooperating": [world.units["village_a2_committee"]]},
+            "people": {"responsible": [world.user(Role.VILLAGE_STAFF)]},
+        },
+    )
+    task.refresh_from_db()
+    assert (task.number, task.title, task.phase, task.deadline) == (
+        "3",
+        "每月开展志愿服务活动",
+        phase,
+        date(2026, 6, 30),
+    )
+    assert updated.pk == task.pk
+    assert set(task.task_units.values_list("unit__name", "role")) == {
+        ("甲镇党政办", UnitRole.LEAD),
+        ("乙村村民委员会", UnitRole.COOPERATING),
+    }
+    assert list(task.task_people.values_list("user", "role")) == [(world.user(Role.VILLAGE_STAFF).pk, "responsible")]
+    # simple-history keeps the old title, with who changed it.
+    rows = list(task.history.order_by("history_id"))
+    assert (rows[0].title, rows[-1].title) == ("开展志愿服务活动", "每月开展志愿服务活动")
+    edit = next(row for row in rows if row.title == "每月开展志愿服务活动")
+    assert edit.history_user == world.user(Role.TOWN_STAFF)
+
+
+@pytest.mark.parametrize("role", [Role.VILLAGE_STAFF, Role.INSPECTOR, Role.GRID_WORKER, Role.RESIDENT])
+def test_task_update_is_refused_to_non_managers_and_changes_nothing(world: World, role: str) -> None:
+    plan = _plan(world)
+    task = _task(world, plan)
+    with pytest.raises(PermissionDenied):
+        services.task_update(
+            actor=world.user(role), task=task, data={"title": "改掉", "units": {"lead": [world.units["town_office"]]}}
+        )
+    task.refresh_from_db()
+    assert task.title == "开展志愿服务活动"
+    assert list(task.task_units.values_list("unit", "role")) == [(world.units["village_committee"].pk, "responsible")]
+    assert task.history.count() == 1
+
+
+def test_task_update_out_of_scope_manager_is_refused(world: World) -> None:
+    outside = world.extra["plans"]["outside_task"]
+    with pytest.raises(PermissionDenied):
+        services.task_update(actor=world.user(Role.TOWN_STAFF), task=outside, data={"title": "改掉"})
+    outside.refresh_from_db()
+    assert outside.title.startswith("ZZOUT")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"deadline": date(2027, 1, 31)}, "deadline"),
+        ({"starts_on": date(2025, 12, 1)}, "deadline"),
+        ({"starts_on": date(2026, 8, 1), "deadline": date(2026, 7, 1)}, "deadline"),
+        ({"deadline": date(2026, 5, 31)}, "deadline"),  # the 6-30 milestone would fall outside
+        ({"title": "  "}, "title"),
+        ({"units": {"cooperating": [Unit(pk=0)]}}, "units"),
+        ({"units": {"boss": []}}, "units"),
+        ({"people": {"owner": []}}, "people"),
+        ({"region": None}, "region"),
+        ({"fans_out": True}, "fans_out"),
+    ],
+)
+def test_invalid_task_updates_are_refused(world: World, data: dict[str, Any], field: str) -> None:
+    plan = _plan(world)
+    task = _task(world, plan, milestones=[(date(2026, 6, 30), D(50))])
+    if field == "units" and "cooperating" in data["units"]:
+        data = {"units": {"cooperating": [world.units["village_a2_committee"]]}}  # no lead or responsible unit
+    with pytest.raises(ValidationError) as exc:
+        services.task_update(actor=world.user(Role.TOWN_STAFF), task=task, data=data)
+    assert field in exc.value.message_dict
+    task.refresh_from_db()
+    assert (task.title, task.starts_on, task.deadline) == ("开展志愿服务活动", date(2026, 1, 1), date(2026, 12, 31))
+    assert task.task_units.count() == 1
+
+
+def test_task_update_refuses_invisible_units_and_other_plans_phases(world: World) -> None:
+    plan = _plan(world)
+    other = _plan(world, title="另一方案")
+    other_phase = services.phase_add(
+        actor=world.user(Role.TOWN_STAFF), plan=other, name="其他", starts_on=date(2026, 1, 1), ends_on=date(2026, 2, 1)
+    )
+    task = _task(world, plan)
+    with pytest.raises(ValidationError) as exc:
+        services.task_update(
+            actor=world.user(Role.TOWN_STAFF), task=task, data={"units": {"responsible": [world.units["outside"]]}}
+        )
+    assert "units" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.task_update(actor=world.user(Role.TOWN_STAFF), task=task, data={"phase": other_phase})
+    assert "phase" in exc.value.message_dict
+    assert list(task.task_units.values_list("unit", flat=True)) == [world.units["village_committee"].pk]
+
+
+def test_fanned_out_parent_copies_its_changes_to_the_children(world: World) -> None:
+    plan = _plan(world)
+    parent = _task(world, plan, units={"lead": [world.units["town_office"]]}, fan_out=True)
+    services.task_update(
+        actor=world.user(Role.TOWN_STAFF),
+        task=parent,
+        data={
+            "title": "整治人居环境",
+            "content": "清理垃圾",
+            "starts_on": date(2026, 2, 1),
+            "deadline": date(2026, 9, 30),
+        },
+    )
+    children = list(parent.children.order_by("region__path"))
+    assert len(children) == 2
+    for child, committee in zip(children, ["village_committee", "village_a2_committee"], strict=True):
+        assert (child.title, child.content, child.starts_on, child.deadline) == (
+            "整治人居环境",
+            "清理垃圾",
+            date(2026, 2, 1),
+            date(2026, 9, 30),
+        )
+        # Each child keeps its own village committee.
+        assert [(tu.unit, tu.role) for tu in child.task_units.all()] == [(world.units[committee], "responsible")]
+        assert child.history.order_by("-history_id").first().title == "整治人居环境"
+
+
+def test_child_task_changes_only_its_dates_and_people(world: World) -> None:
+    plan = _plan(world)
+    parent = _task(world, plan, units={"lead": [world.units["town_office"]]}, fan_out=True)
+    child = parent.children.get(region=world.regions["village_a"])
+    services.task_update(
+        actor=world.user(Role.TOWN_STAFF),
+        task=child,
+        data={
+            "title": child.title,  # unchanged values are accepted
+            "deadline": date(2026, 10, 31),
+            "people": {"responsible": [world.user(Role.VILLAGE_STAFF)]},
+        },
+    )
+    child.refresh_from_db()
+    assert child.deadline == date(2026, 10, 31)
+    assert child.task_people.get().user == world.user(Role.VILLAGE_STAFF)
+    parent.refresh_from_db()
+    assert parent.deadline == date(2026, 12, 31)
+    for data in (
+        {"title": "村里自己改名"},
+        {"units": {"responsible": [world.units["village_a2_committee"]]}},
+    ):
+        with pytest.raises(ValidationError):
+            services.task_update(actor=world.user(Role.TOWN_STAFF), task=child, data=data)
+    # A child's dates stay inside its parent's.
+    services.task_update(actor=world.user(Role.TOWN_STAFF), task=parent, data={"deadline": date(2026, 11, 30)})
+    with pytest.raises(ValidationError) as exc:
+        services.task_update(actor=world.user(Role.TOWN_STAFF), task=child, data={"deadline": date(2026, 12, 31)})
+    assert "deadline" in exc.value.message_dict
+    child.refresh_from_db()
+    assert (child.title, child.deadline) == ("开展志愿服务活动", date(2026, 11, 30))
+
+
+def test_date_changes_recompute_progress_and_the_roll_up(world: World) -> None:
+    today = timezone.localdate()
+    plan = _plan(world, starts_on=today - timedelta(days=400), ends_on=today + timedelta(days=400))
+    parent = _task(
+        world,
+        plan,
+        starts_on=today - timedelta(days=10),
+        deadline=today + timedelta(days=10),
+        units={"lead": [world.units["town_office"]]},
+        fan_out=True,
+        targets=[TargetSpec(kind=TargetKind.QUOTA, name="志愿服务活动", quota_count=1, quota_period="total")],
+    )
+    child = parent.children.get(region=world.regions["village_a"])
+    services.report_submit(
+        actor=world.user(Role.VILLAGE_STAFF),
+        task=child,
+        unit=world.units["village_committee"],
+        kind=ReportKind.ACTIVITY,
+        activity_date=today - timedelta(days=5),
+    )
+    child.refresh_from_db()
+    parent.refresh_from_db()
+    assert (child.progress, parent.progress) == (D(100), D(50))
+    # The activity now falls before the task's (whole-task) quota period: it no longer counts.
+    services.task_update(actor=world.user(Role.TOWN_STAFF), task=parent, data={"starts_on": today - timedelta(days=2)})
+    child.refresh_from_db()
+    parent.refresh_from_db()
+    assert (child.progress, child.completed_on, parent.progress) == (D(0), None, D(0))
