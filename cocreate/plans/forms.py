@@ -187,6 +187,48 @@ class TaskForm(forms.Form):
         return {role: list(data.get(name) or []) for name, role in PERSON_ROLE_FIELDS.items() if data.get(name)}
 
 
+class TaskEditForm(TaskForm):
+    """A task's data and matrix for editing; a village's child task may change only dates and people."""
+
+    CHILD_FIELDS = ("starts_on", "deadline", "leaders", "responsible_people")
+
+    def __init__(self, *args: Any, user: Any, task: Task, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", self.initial_for(task))
+        super().__init__(*args, user=user, plan=task.plan, **kwargs)
+        del self.fields["fan_out"]
+        if task.parent_id is not None:
+            # Disabled fields keep their current values, which the service accepts unchanged.
+            for name, field in self.fields.items():
+                if name not in self.CHILD_FIELDS:
+                    field.disabled = True
+                    field.help_text = _("由上级任务统一修改")
+
+    @staticmethod
+    def initial_for(task: Task) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "number": task.number,
+            "title": task.title,
+            "content": task.content,
+            "phase": task.phase_id,
+            "starts_on": task.starts_on,
+            "deadline": task.deadline,
+        }
+        for name, unit_role in UNIT_ROLE_FIELDS.items():
+            initial[name] = [tu.unit_id for tu in task.task_units.all() if tu.role == unit_role]
+        for name, person_role in PERSON_ROLE_FIELDS.items():
+            initial[name] = [tp.user_id for tp in task.task_people.all() if tp.role == person_role]
+        return initial
+
+    def update_data(self) -> dict[str, Any]:
+        """What ``services.task_update`` takes: the task's fields plus the whole matrix and people."""
+        data = {
+            name: self.cleaned_data[name] for name in ("number", "title", "content", "phase", "starts_on", "deadline")
+        }
+        data["units"] = {str(role): list(self.cleaned_data.get(name) or []) for name, role in UNIT_ROLE_FIELDS.items()}
+        data["people"] = {role: list(self.cleaned_data.get(name) or []) for name, role in PERSON_ROLE_FIELDS.items()}
+        return data
+
+
 class TargetForm(forms.Form):
     """One target row: a quota (≥ N per period) or an indicator (comparator, value, unit)."""
 

@@ -50,6 +50,7 @@ from cocreate.plans.forms import (
     ReportForm,
     ReturnForm,
     TargetFormSet,
+    TaskEditForm,
     TaskForm,
     filled_rows,
 )
@@ -320,11 +321,29 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_return": may_return,
         "return_form": ReturnForm(),
         "may_report": not task.fans_out and bool(_report_units(user, task)),
+        "may_edit": access.can(user, access.CHANGE, task),
         "parent": task.parent if task.parent_id and access.can(user, access.VIEW, task.parent) else None,
         "tab": "detail",
         **evidence_context(request, task),
     }
     return render(request, "plans/task_detail.html", context)
+
+
+@staff_required
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    task = selectors.task_detail(user=user, pk=pk)
+    require_change(user, task)
+    form = TaskEditForm(request.POST or None, user=user, task=task)
+    task_url = reverse("plans:task_detail", args=[task.pk])
+    return form_page(
+        request,
+        form,
+        save=lambda _data: services.task_update(actor=user, task=task, data=form.update_data()),
+        done=lambda _result: (_("已保存。"), task_url),
+        title=_("编辑任务：%(title)s") % {"title": task.title},
+        cancel_url=task_url,
+    )
 
 
 @staff_required

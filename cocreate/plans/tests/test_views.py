@@ -648,3 +648,89 @@ def test_pages_render_in_english_too(client: Client, world: World) -> None:
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
         assert response.status_code == 200, url
         assert '<html lang="en"' in body(response), url
+
+
+# --- Editing tasks ---------------------------------------------------------------------------------
+
+
+def _edit_form(world: World, task: Task, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "number": task.number,
+        "title": task.title,
+        "content": task.content,
+        "phase": task.phase_id or "",
+        "starts_on": task.starts_on.isoformat(),
+        "deadline": task.deadline.isoformat(),
+        "lead_units": [tu.unit_id for tu in task.task_units.filter(role=UnitRole.LEAD)],
+        "responsible_units": [tu.unit_id for tu in task.task_units.filter(role=UnitRole.RESPONSIBLE)],
+    }
+    data.update(extra)
+    return data
+
+
+def test_town_staff_edits_the_parent_task_and_the_children_follow(client: Client, world: World) -> None:
+    parent, child = rec(world, "parent_task"), rec(world, "child_task")
+    login(client, world.user(Role.TOWN_STAFF))
+    detail = ok(client.get(reverse("plans:task_detail", args=[parent.pk])))
+    assert reverse("plans:task_edit", args=[parent.pk]) in detail
+    form = ok(client.get(reverse("plans:task_edit", args=[parent.pk])), "整治环境卫生", "甲镇党政办")
+    assert "分解到各村（社区）" not in form
+    response = client.post(
+        reverse("plans:task_edit", args=[parent.pk]),
+        _edit_form(world, parent, title="整治人居环境卫生", deadline="2026-10-31"),
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("plans:task_detail", args=[parent.pk])
+    parent.refresh_from_db()
+    child.refresh_from_db()
+    assert (parent.title, parent.deadline) == ("整治人居环境卫生", date(2026, 10, 31))
+    assert (child.title, child.deadline) == ("整治人居环境卫生", date(2026, 10, 31))
+    assert list(child.task_units.values_list("unit", flat=True)) == [world.units["village_committee"].pk]
+
+
+def test_task_edit_reshows_the_form_with_the_reason(client: Client, world: World) -> None:
+    parent = rec(world, "parent_task")
+    login(client, world.user(Role.TOWN_STAFF))
+    response = client.post(
+        reverse("plans:task_edit", args=[parent.pk]), _edit_form(world, parent, title="改了", deadline="2027-03-31")
+    )
+    text = body(response)
+    assert response.status_code == 400 and "任务日期必须在方案起止日期之内" in text
+    assert 'value="改了"' in text and "2027-03-31" in text
+    parent.refresh_from_db()
+    assert (parent.title, parent.deadline) == ("整治环境卫生", date(2026, 12, 31))
+    response = client.post(reverse("plans:task_edit", args=[parent.pk]), _edit_form(world, parent, lead_units=[]))
+    assert response.status_code == 400 and "至少需要一个牵头单位或责任单位" in body(response)
+    assert parent.task_units.count() == 1
+
+
+def test_child_task_edit_offers_only_dates_and_people(client: Client, world: World) -> None:
+    child = rec(world, "child_task")
+    login(client, world.user(Role.TOWN_STAFF))
+    ok(client.get(reverse("plans:task_edit", args=[child.pk])), "由上级任务统一修改")
+    # A changed title is ignored (the field is disabled); the date is taken.
+    response = client.post(
+        reverse("plans:task_edit", args=[child.pk]), _edit_form(world, child, title="村里改名", deadline="2026-09-30")
+    )
+    assert response.status_code == 302
+    child.refresh_from_db()
+    assert (child.title, child.deadline) == ("整治环境卫生", date(2026, 9, 30))
+
+
+@pytest.mark.parametrize("role", [Role.VILLAGE_STAFF, Role.INSPECTOR, Role.GRID_WORKER])
+def test_task_edit_is_404_for_who_may_not_change(client: Client, world: World, role: str) -> None:
+    child = rec(world, "child_task")
+    login(client, world.user(role))
+    if role == Role.VILLAGE_STAFF:  # sees the task, but gets no edit button
+        assert reverse("plans:task_edit", args=[child.pk]) not in ok(
+            client.get(reverse("plans:task_detail", args=[child.pk]))
+        )
+    assert client.get(reverse("plans:task_edit", args=[child.pk])).status_code == 404
+    response = client.post(reverse("plans:task_edit", args=[child.pk]), _edit_form(world, child, deadline="2026-09-30"))
+    assert response.status_code == 404
+    child.refresh_from_db()
+    assert child.deadline == date(2026, 12, 31)
+
+
+def test_out_of_scope_task_edit_is_404(client: Client, world: World) -> None:
+    login(client, world.user(Role.ADMIN))
+    assert client.get(reverse("plans:task_edit", args=[rec(world, "outside_task").pk])).status_code == 404
