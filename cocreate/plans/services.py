@@ -479,7 +479,7 @@ def task_update(*, actor: Any, task: Task, data: Mapping[str, Any]) -> Task:
     child_ids = list(
         Task.objects.select_for_update().filter(parent_id=task.pk).order_by("pk").values_list("pk", flat=True)
     )
-    locked = Task.objects.select_for_update().select_related("plan", "parent").get(pk=task.pk)
+    locked = Task.objects.select_for_update(of=("self",)).select_related("plan", "parent").get(pk=task.pk)
     plan = locked.plan
     units = data.get("units")
     people = data.get("people")
