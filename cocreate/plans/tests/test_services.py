@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.utils import timezone
 
-from cocreate.conftest import World
+from cocreate.conftest import World, build_world
 from cocreate.core.models import Membership, Notification, Region, RegionLevel, Role, Unit, UnitKind, User
+from cocreate.core.tests.concurrency import race
 from cocreate.plans import services
 from cocreate.plans.models import (
     Comparator,
@@ -697,3 +699,40 @@ def test_date_changes_recompute_progress_and_the_roll_up(world: World) -> None:
     child.refresh_from_db()
     parent.refresh_from_db()
     assert (child.progress, child.completed_on, parent.progress) == (D(0), None, D(0))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="real concurrency needs PostgreSQL")
+def test_parent_edits_and_child_reports_in_parallel_neither_deadlock_nor_lose_a_report() -> None:
+    world = build_world()
+    town = world.user(Role.TOWN_STAFF)
+    today = timezone.localdate()
+    plan = _plan(world, starts_on=today - timedelta(days=400), ends_on=today + timedelta(days=400))
+    parent = _task(
+        world,
+        plan,
+        starts_on=today - timedelta(days=30),
+        deadline=today + timedelta(days=30),
+        units={"lead": [world.units["town_office"]]},
+        fan_out=True,
+        targets=[TargetSpec(kind=TargetKind.QUOTA, name="志愿服务活动", quota_count=4, quota_period="total")],
+    )
+    child = parent.children.get(region=world.regions["village_a"])
+
+    def work(i: int) -> Any:
+        if i % 2:
+            return services.task_update(
+                actor=town, task=Task.objects.get(pk=parent.pk), data={"deadline": today + timedelta(days=30 + i)}
+            )
+        return services.report_submit(
+            actor=town, task=child, unit=world.units["village_committee"], kind=ReportKind.ACTIVITY, activity_date=today
+        )
+
+    results = race(8, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    # Lock order children → parent in both services: no deadlock, and the last recompute saw every report.
+    child.refresh_from_db()
+    parent.refresh_from_db()
+    assert (child.progress, parent.progress) == (D(100), D(50))
+    assert child.deadline == parent.deadline
