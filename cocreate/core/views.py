@@ -325,9 +325,7 @@ def unit_create(request: HttpRequest) -> HttpResponse:
             reverse("core:unit_detail", args=[unit.pk]),
         ),
         title=_("新增单位"),
-        cancel_url=reverse(
-            "core:unit_list",
-        ),
+        cancel_url=reverse("core:unit_list"),
     )
 
 
@@ -417,9 +415,7 @@ def person_create(request: HttpRequest) -> HttpResponse:
             reverse("core:person_detail", args=[person.pk]),
         ),
         title=_("登记人员"),
-        cancel_url=reverse(
-            "core:person_list",
-        ),
+        cancel_url=reverse("core:person_list"),
     )
 
 
@@ -528,9 +524,7 @@ def household_create(request: HttpRequest) -> HttpResponse:
             reverse("core:household_detail", args=[household.pk]),
         ),
         title=_("登记户"),
-        cancel_url=reverse(
-            "core:household_list",
-        ),
+        cancel_url=reverse("core:household_list"),
     )
 
 
