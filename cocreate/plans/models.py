@@ -496,3 +496,184 @@ class Bulletin(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+# --- Yearly assessment (年度考核) ---------------------------------------------------------------------
+
+
+class AssessmentStatus(models.TextChoices):
+    DRAFT = "draft", _("编制中")
+    OPEN = "open", _("考核中")
+    PUBLISHED = "published", _("已公布")
+
+
+class Assessment(models.Model):
+    """A plan's yearly assessment of its responsible units on a weighted rubric.
+
+    Drafted by the plan's managers (the rubric can change), opened (each responsible unit gets an
+    entry to assess itself), reviewed unit by unit, and published: the computed figures, the
+    scores and the ranking are then frozen on the entries and never change.
+    """
+
+    plan = models.ForeignKey(Plan, verbose_name=_("工作方案"), on_delete=models.CASCADE, related_name="assessments")
+    # The plan's region, copied so scoping needs no join.
+    region = models.ForeignKey(Region, verbose_name=_("考核范围"), on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField(_("考核年度"))
+    title = models.CharField(_("考核名称"), max_length=200)
+    period_start = models.DateField(_("考核起始"))
+    period_end = models.DateField(_("考核截止"))
+    self_deadline = models.DateField(_("自评截止日期"), null=True, blank=True)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=AssessmentStatus.choices, default=AssessmentStatus.DRAFT
+    )
+    opened_at = models.DateTimeField(_("启动时间"), null=True, blank=True)
+    published_at = models.DateTimeField(_("公布时间"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("年度考核")
+        verbose_name_plural = _("年度考核")
+        ordering = ["-year", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "year"], name="assessment_one_per_plan_year"),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="assessment_period_ordered"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="published") | Q(published_at__isnull=False),
+                name="assessment_published_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ItemKind(models.TextChoices):
+    """What an item measures: four are computed from the records, one is scored by the reviewer."""
+
+    ON_TIME = "on_time", _("按时完成率")
+    COMPLETION = "completion", _("任务完成度")
+    INDICATORS = "indicators", _("指标达标率")
+    RECTIFICATION = "rectification", _("整改按期销号率")
+    REVIEW = "review", _("评审打分")
+
+
+COMPUTED_KINDS = frozenset({ItemKind.ON_TIME, ItemKind.COMPLETION, ItemKind.INDICATORS, ItemKind.RECTIFICATION})
+
+
+class AssessmentItem(models.Model):
+    """One weighted line of the rubric (考核细则): computed, or scored by hand by the reviewer."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(_("计分方式"), max_length=14, choices=ItemKind.choices)
+    name = models.CharField(_("考核项目"), max_length=120)
+    weight = models.DecimalField(
+        _("分值"), max_digits=5, decimal_places=1, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    criteria = models.TextField(_("评分标准"), blank=True)
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("考核项目")
+        verbose_name_plural = _("考核项目")
+        ordering = ["assessment", "order", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weight__gt=0), name="assessment_item_weight_positive"),
+            models.UniqueConstraint(fields=["assessment", "name"], name="assessment_item_name_unique"),
+            models.UniqueConstraint(
+                fields=["assessment", "kind"], condition=~Q(kind="review"), name="assessment_item_one_per_metric"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.weight}分）"
+
+    @property
+    def is_computed(self) -> bool:
+        return self.kind in COMPUTED_KINDS
+
+
+class EntryStatus(models.TextChoices):
+    PENDING = "pending", _("待自评")
+    SELF_SUBMITTED = "self_submitted", _("已自评")
+    REVIEWED = "reviewed", _("已审核")
+
+
+class AssessmentEntry(models.Model):
+    """One assessed unit: its self-assessment, the review and, once published, its total and rank."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="entries")
+    unit = models.ForeignKey(Unit, verbose_name=_("被考核单位"), on_delete=models.PROTECT, related_name="+")
+    # The unit's region, so a village sees its own entry without a join.
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("状态"), max_length=16, choices=EntryStatus.choices, default=EntryStatus.PENDING)
+    self_comment = models.TextField(_("自评说明"), blank=True)
+    self_submitted_at = models.DateTimeField(_("自评时间"), null=True, blank=True)
+    self_submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_comment = models.TextField(_("审核意见"), blank=True)
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Frozen when the assessment is published.
+    total = models.DecimalField(_("总分"), max_digits=6, decimal_places=2, null=True, blank=True)
+    rank = models.PositiveIntegerField(_("排名"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("考核对象")
+        verbose_name_plural = _("考核对象")
+        ordering = ["assessment", "rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "unit"], name="assessment_entry_one_per_unit"),
+            models.CheckConstraint(
+                condition=~Q(status="reviewed") | Q(reviewed_at__isnull=False), name="assessment_entry_reviewed_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assessment} · {self.unit}"
+
+
+class AssessmentScore(models.Model):
+    """An entry's line for one item: hand scores (self, review) or the frozen computed figures."""
+
+    entry = models.ForeignKey(AssessmentEntry, on_delete=models.CASCADE, related_name="scores")
+    item = models.ForeignKey(AssessmentItem, on_delete=models.CASCADE, related_name="scores")
+    self_score = models.DecimalField(_("自评得分"), max_digits=5, decimal_places=1, null=True, blank=True)
+    review_score = models.DecimalField(_("审核得分"), max_digits=5, decimal_places=1, null=True, blank=True)
+    # Computed items, frozen at publication: numerator ÷ denominator → rate (0–100) → points.
+    numerator = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    denominator = models.PositiveIntegerField(null=True, blank=True)
+    rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    points = models.DecimalField(_("得分"), max_digits=6, decimal_places=2, null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("考核得分")
+        verbose_name_plural = _("考核得分")
+        ordering = ["entry", "item__order", "item_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "item"], name="assessment_score_one_per_item"),
+            models.CheckConstraint(
+                condition=(Q(self_score__isnull=True) | Q(self_score__gte=0))
+                & (Q(review_score__isnull=True) | Q(review_score__gte=0)),
+                name="assessment_score_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry} · {self.item.name}"

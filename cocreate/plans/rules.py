@@ -8,6 +8,10 @@ from cocreate.core import access
 from cocreate.core.access import NOTHING, Scope, in_paths
 from cocreate.core.models import Role
 from cocreate.plans.models import (
+    Assessment,
+    AssessmentEntry,
+    AssessmentItem,
+    AssessmentStatus,
     Bulletin,
     BulletinStatus,
     Finding,
@@ -110,3 +114,54 @@ access.register_write_roles(SupervisionCheck, SUPERVISORS)
 access.register_write_roles(Finding, SUPERVISORS)
 access.register_write_roles(Rectification, SUPERVISORS)
 access.register_write_roles(Bulletin, SUPERVISORS)
+
+
+# --- Yearly assessment ---------------------------------------------------------------------------
+
+# Who drafts the rubric, reviews the units and publishes the ranking, over the plan's region.
+ASSESSORS = PLAN_MANAGERS | SUPERVISORS
+
+
+def _assessment_q(scope: Scope) -> Q:
+    """Drafts: assessors over the region. Opened: also staff inside it and the assessed units."""
+    drafts = in_paths(scope.paths_for(ASSESSORS), "region__path")
+    entry_q = in_paths(scope.staff_paths, "region__path")
+    if scope.unit_ids:
+        entry_q |= Q(unit_id__in=scope.unit_ids)
+    mine = AssessmentEntry.objects.filter(entry_q, assessment=OuterRef("pk"))
+    opened = ~Q(status=AssessmentStatus.DRAFT) & (in_paths(scope.staff_paths, "region__path") | Q(Exists(mine)))
+    return drafts | opened
+
+
+@access.register(Assessment)
+def _assessment_rule(scope: Scope) -> Q:
+    return _assessment_q(scope) if scope.staff_paths or scope.unit_ids else NOTHING
+
+
+@access.register(AssessmentItem)
+def _assessment_item_rule(scope: Scope) -> Q:
+    if not (scope.staff_paths or scope.unit_ids):
+        return NOTHING
+    return Q(assessment__in=Assessment.objects.filter(_assessment_q(scope)).values("pk"))
+
+
+@access.register(AssessmentEntry)
+def _assessment_entry_rule(scope: Scope) -> Q:
+    """Assessors see every entry; a unit its own; once published, everyone who sees the assessment all.
+
+    Before publication a village never sees another village's scores.
+    """
+    if not (scope.staff_paths or scope.unit_ids):
+        return NOTHING
+    own = in_paths(scope.staff_paths, "region__path")
+    if scope.unit_ids:
+        own |= Q(unit_id__in=scope.unit_ids)
+    q = in_paths(scope.paths_for(ASSESSORS), "assessment__region__path")
+    q |= ~Q(assessment__status=AssessmentStatus.DRAFT) & own
+    published = Assessment.objects.filter(_assessment_q(scope), status=AssessmentStatus.PUBLISHED)
+    return q | Q(assessment__in=published.values("pk"))
+
+
+access.register_write_roles(Assessment, ASSESSORS)
+# Items and entries are written through their assessment: the services check the assessment's
+# region (an entry's own region is the unit's, where a town's staff are not the reviewers).
