@@ -680,11 +680,15 @@ def _hand_scores(
 
 
 def _locked_entry(entry: AssessmentEntry) -> AssessmentEntry:
-    return (
-        AssessmentEntry.objects.select_for_update()
-        .select_related("assessment", "assessment__region", "region", "unit")
-        .get(pk=entry.pk)
-    )
+    """Locks the entry's assessment, then the entry: the order publication locks them in.
+
+    Holding the assessment keeps a publication from freezing the figures between this write's
+    check and its commit; taking the locks in one order keeps the two from deadlocking.
+    """
+    assessment = _locked(entry.assessment)
+    row = AssessmentEntry.objects.select_for_update().select_related("region", "unit").get(pk=entry.pk)
+    row.assessment = assessment
+    return row
 
 
 def _check_comment(comment: str, field_name: str) -> str:
@@ -700,8 +704,6 @@ def entry_self_assess(
 ) -> AssessmentEntry:
     """The unit's self-assessment: a self-score for each hand-scored item and a statement."""
     row = _locked_entry(entry)
-    # Lock the assessment too, so publication cannot interleave with a late self-assessment.
-    row.assessment = _locked(row.assessment)
     if not can_self_assess(actor, row):
         if row.assessment.status != AssessmentStatus.OPEN or row.status == EntryStatus.REVIEWED:
             raise ValidationError(_("该单位已审核或考核未在进行中，不能再自评"))
@@ -724,7 +726,6 @@ def entry_review(
 ) -> AssessmentEntry:
     """The reviewer's scores for the hand-scored items (they count), and the review opinion."""
     row = _locked_entry(entry)
-    row.assessment = _locked(row.assessment)
     if not can_manage(actor, row.assessment):
         raise PermissionDenied(_("无权执行此操作"))
     if not can_review(actor, row, today=today):

@@ -582,6 +582,8 @@ class AssessmentItem(models.Model):
     order = models.PositiveSmallIntegerField(_("顺序"), default=0)
     history = HistoricalRecords()
 
+    objects = ScopedManager()
+
     class Meta:
         verbose_name = _("考核项目")
         verbose_name_plural = _("考核项目")

@@ -10,6 +10,11 @@ from django.utils import timezone
 from cocreate.conftest import OUTSIDE_MARKER, World
 from cocreate.core.models import Role
 from cocreate.plans.models import (
+    Assessment,
+    AssessmentEntry,
+    AssessmentItem,
+    AssessmentScore,
+    AssessmentStatus,
     Bulletin,
     BulletinStatus,
     CheckKind,
@@ -100,6 +105,7 @@ def extend(w: World) -> None:
     )
     records.update(outside_plan=outside_plan, outside_task=outside_task, outside_report=outside_report)
     records.update(_supervision(w, plan, child, outside_plan, outside_task))
+    records.update(_assessments(w, plan, outside_plan))
     w.extra["plans"] = records
 
 
@@ -151,4 +157,35 @@ def _supervision(w: World, plan: Plan, task: Task, outside_plan: Plan, outside_t
                 f"{key}bulletin": bulletin,
             }
         )
+    return records
+
+
+def _assessments(w: World, plan: Plan, outside_plan: Plan) -> dict[str, Any]:
+    """An opened yearly assessment on each side of the scope line, one entry each."""
+    u = w.units
+    records: dict[str, Any] = {}
+    for key, the_plan, unit, marker in (
+        ("", plan, u["village_committee"], ""),
+        ("outside_", outside_plan, u["outside"], OUTSIDE_MARKER),
+    ):
+        assessment = Assessment.objects.create(
+            plan=the_plan,
+            region=the_plan.region,
+            year=2026,
+            title=f"{marker}2026年度考核",
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 12, 31),
+            status=AssessmentStatus.OPEN,
+            opened_at=timezone.now(),
+        )
+        on_time = AssessmentItem.objects.create(
+            assessment=assessment, kind="on_time", name="按时完成率", weight=60, order=1
+        )
+        review = AssessmentItem.objects.create(
+            assessment=assessment, kind="review", name=f"{marker}工作成效", weight=40, order=2
+        )
+        entry = AssessmentEntry.objects.create(assessment=assessment, unit=unit, region=unit.region)
+        for item in (on_time, review):
+            AssessmentScore.objects.create(entry=entry, item=item)
+        records.update({f"{key}assessment": assessment, f"{key}assessment_entry": entry, f"{key}review_item": review})
     return records
