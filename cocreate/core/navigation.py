@@ -40,6 +40,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(pgettext_lazy("nav", "督查检查"), "plans:check_list", "bi-search", PLAN_WATCHERS),
     NavItem(pgettext_lazy("nav", "整改督办"), "plans:rectification_list", "bi-flag", STAFF_ROLES),
     NavItem(pgettext_lazy("nav", "通报"), "plans:bulletin_list", "bi-megaphone", STAFF_ROLES),
+    NavItem(pgettext_lazy("nav", "年度考核"), "plans:assessment_list", "bi-award", PLAN_WATCHERS),
     NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
 ]
 

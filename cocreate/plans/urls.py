@@ -6,7 +6,7 @@ role matrix fills their ids with out-of-scope rows of that model.
 
 from django.urls import include, path
 
-from cocreate.plans import views, views_bulletins, views_supervision
+from cocreate.plans import views, views_assessment, views_bulletins, views_supervision
 
 app_name = "plans"
 
@@ -31,4 +31,5 @@ urlpatterns = [
     path("reports/<int:pk>/return/", views.progressreport_return, name="progressreport_return"),
     path("supervision/", include(views_supervision.urlpatterns)),
     path("bulletins/", include(views_bulletins.urlpatterns)),
+    path("assessments/", include(views_assessment.urlpatterns)),
 ]
