@@ -16,6 +16,7 @@ from ninja.renderers import JSONRenderer
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
 from cocreate.plans.api import router as plans_router
+from cocreate.plans.api_assessment import router as assessment_router
 from cocreate.plans.api_bulletins import router as bulletins_router
 from cocreate.plans.api_supervision import router as supervision_router
 
@@ -57,3 +58,4 @@ api.add_router("/", core_router)
 api.add_router("/", plans_router)
 api.add_router("/", bulletins_router)
 api.add_router("/", supervision_router)
+api.add_router("/", assessment_router)

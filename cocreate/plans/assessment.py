@@ -365,6 +365,22 @@ def visible_entries(*, user: Any, assessment: Assessment) -> QuerySet[Assessment
     )
 
 
+def ranking(*, user: Any, assessment: Assessment, today: date | None = None) -> list[Row]:
+    """The entries the user may see, scored; ranks only where they mean something.
+
+    Before publication a unit sees its own entry alone: a rank among the entries it sees would be
+    a false "1st", and its rank among all would tell it about the others, so it gets none.
+    """
+    entries = list(visible_entries(user=user, assessment=assessment))
+    rows = score_rows(assessment, entries, today=today)
+    if assessment.status != AssessmentStatus.PUBLISHED:
+        everyone = AssessmentEntry.objects.filter(assessment=assessment).count()
+        if len(entries) < everyone:
+            for row in rows:
+                row.rank = None
+    return rows
+
+
 def entry_detail(*, user: Any, pk: Any) -> AssessmentEntry:
     qs = AssessmentEntry.objects.select_related(
         "assessment", "assessment__plan", "assessment__region", "unit", "region", "self_submitted_by", "reviewed_by"
@@ -805,7 +821,7 @@ def assessment_xlsx(*, user: Any, assessment: Assessment, today: date | None = N
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    rows = score_rows(assessment, visible_entries(user=user, assessment=assessment), today=today)
+    rows = ranking(user=user, assessment=assessment, today=today)
     items = list(assessment.items.all())
     workbook = Workbook()
     sheet = workbook.active
