@@ -9,18 +9,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from cocreate.conftest import World
-from cocreate.core.models import Membership, Person, Role, User
+from cocreate.core.models import Membership, Person, Role, Unit, UnitKind, User
 from cocreate.core.tests.pages import assert_in_scope as ok
 from cocreate.core.tests.pages import body, login
 from cocreate.plans.models import (
     Assessment,
     AssessmentEntry,
     AssessmentItem,
+    AssessmentScore,
     AssessmentStatus,
     EntryStatus,
     ItemKind,
@@ -328,3 +331,33 @@ def test_staff_without_assessor_role_cannot_create(client: Client, world: World)
 def test_history_page(client: Client, world: World) -> None:
     assessment = world.extra["plans"]["assessment"]
     ok(login(client, world.user(Role.TOWN_STAFF)).get(reverse("plans:assessment_history", args=[assessment.pk])))
+
+
+def test_edit_keeps_the_period_once_opened(client: Client, setup: Setup) -> None:
+    assessment = _open(client, setup)
+    url = reverse("plans:assessment_edit", args=[assessment.pk])
+    ok(client.get(url), assessment.title)
+    data = {"title": "年度考核（修订）", "period_start": "2026-01-01", "period_end": "2026-12-31"}
+    response = client.post(url, {**data, "period_start": "2026-02-01", "self_deadline": "2026-12-15"})
+    assert response.status_code == 400
+    assert "考核已启动，考核期间不能再修改" in body(response) and 'value="年度考核（修订）"' in body(response)
+    response = client.post(url, {**data, "self_deadline": "2026-12-15"})
+    assert response.status_code == 302
+    assessment.refresh_from_db()
+    assert (assessment.title, assessment.self_deadline) == ("年度考核（修订）", date(2026, 12, 15))
+
+
+def test_ranking_page_queries_do_not_grow_with_the_units(client: Client, setup: Setup, world: World) -> None:
+    assessment = _open(client, setup)
+    url = reverse("plans:assessment_detail", args=[assessment.pk])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        ok(client.get(url), "乙村村民委员会")
+    items = list(assessment.items.all())
+    for n in range(4):
+        unit = Unit.objects.create(name=f"新增单位{n}", kind=UnitKind.DEPARTMENT, region=world.regions["town_a"])
+        entry = AssessmentEntry.objects.create(assessment=assessment, unit=unit, region=unit.region)
+        AssessmentScore.objects.bulk_create([AssessmentScore(entry=entry, item=i) for i in items])
+    with CaptureQueriesContext(connection) as many:
+        ok(client.get(url), "新增单位3")
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
