@@ -37,9 +37,12 @@ from django.utils import timezone
 
 from cocreate.core.demo import COUNTY_CODE, ROLE_PHONES
 from cocreate.core.models import Region, Role, Unit, User
+from cocreate.plans import assessment as assessment_services
 from cocreate.plans import services
 from cocreate.plans.models import (
+    Assessment,
     Comparator,
+    ItemKind,
     Plan,
     QuotaPeriod,
     ReportKind,
@@ -355,12 +358,13 @@ class PlansDemoResult:
     plans: int = 0
     tasks: int = 0
     reports: int = 0
+    assessments: int = 0
 
 
 def load(*, actor: User) -> PlansDemoResult:
     """Loads the demo plans into the demo county (which must be loaded); safe to run again."""
     loader = _Loader(actor)
-    for build in (loader.street_campaign, loader.county_plan, loader.pilot_villages):
+    for build in (loader.street_campaign, loader.county_plan, loader.pilot_villages, loader.pilot_assessment):
         with transaction.atomic():
             build()
     return loader.result
@@ -607,4 +611,39 @@ class _Loader:
                     target=target,
                     value=Decimal(value),
                     description=f"{village.name}{target.name}自查统计",
+                )
+
+    # --- The pilot villages' yearly assessment ---------------------------------------------------
+
+    def pilot_assessment(self) -> None:
+        """This year's assessment of the pilot plan, opened; a few villages assessed and reviewed.
+
+        The ranking shows provisional scores, some villages still wait for their self-assessment,
+        and the village staff account can assess its own village.
+        """
+        plan = Plan.objects.filter(title=PILOT_PLAN, region=self.county).first()
+        if plan is None or Assessment.objects.filter(plan=plan, year=self.today.year).exists():
+            return
+        assessment = assessment_services.assessment_create(
+            actor=self.actor, plan=plan, year=self.today.year, self_deadline=self.day(14)
+        )
+        assessment = assessment_services.assessment_open(actor=self.actor, assessment=assessment)
+        self.result.assessments += 1
+        review = assessment.items.get(kind=ItemKind.REVIEW)
+        entries = list(assessment.entries.select_related("unit", "region").order_by("region__path"))
+        own = (
+            {m.unit_id for m in self.village_staff.memberships.filter(is_active=True)} if self.village_staff else set()
+        )
+        for n, entry in enumerate(entries[:6]):
+            if entry.unit_id in own:
+                continue  # left for the demo's village account to do
+            assessment_services.entry_self_assess(
+                actor=self.actor,
+                entry=entry,
+                scores={review.pk: Decimal(16 + n % 4)},
+                comment=f"{entry.unit.name}已按方案推进试点建设，群众参与度较高。",
+            )
+            if n % 2 == 0:
+                assessment_services.entry_review(
+                    actor=self.actor, entry=entry, scores={review.pk: Decimal(15 + n % 5)}, comment="情况属实。"
                 )

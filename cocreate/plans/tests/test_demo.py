@@ -12,6 +12,9 @@ from cocreate.core.demo import ROLE_PHONES, demo_load
 from cocreate.core.models import Role, User
 from cocreate.plans import demo
 from cocreate.plans.models import (
+    Assessment,
+    AssessmentStatus,
+    EntryStatus,
     Milestone,
     Phase,
     Plan,
@@ -51,7 +54,12 @@ def _units(task: Task, role: str) -> list[str]:
 
 def test_demo_loads_the_seed_plans_with_every_light_and_a_second_run_creates_nothing() -> None:
     result = demo_load()
-    assert result.plans == {"plans": 3, "tasks": Task.objects.count(), "reports": ProgressReport.objects.count()}
+    assert result.plans == {
+        "plans": 3,
+        "tasks": Task.objects.count(),
+        "reports": ProgressReport.objects.count(),
+        "assessments": 1,
+    }
 
     street = Plan.objects.get(title=demo.STREET_PLAN)
     assert street.region.name == "城南街道" and street.issuing_unit.name == "城南街道办事处"
@@ -102,9 +110,17 @@ def test_demo_loads_the_seed_plans_with_every_light_and_a_second_run_creates_not
     lights = _lights(timezone.localdate())
     assert set(lights) == SHOWN, lights
 
+    # The pilot plan's assessment of this year is under way: every kind of entry state shows,
+    # and the village account's own village is left for it to assess.
+    assessment = Assessment.objects.get(plan__title=demo.PILOT_PLAN)
+    assert assessment.status == AssessmentStatus.OPEN and assessment.entries.count() == 10
+    assert set(assessment.entries.values_list("status", flat=True)) == set(EntryStatus.values)
+    own = staff.memberships.get(is_active=True).unit_id
+    assert assessment.entries.get(unit_id=own).status == EntryStatus.PENDING
+
     before = _snapshot()
     again = demo_load()
-    assert again.plans == {"plans": 0, "tasks": 0, "reports": 0}
+    assert again.plans == {"plans": 0, "tasks": 0, "reports": 0, "assessments": 0}
     assert _snapshot() == before
 
 

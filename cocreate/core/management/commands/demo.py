@@ -42,7 +42,8 @@ class Command(BaseCommand):
         plans = result.plans
         self.stdout.write(
             f"demo: created {plans.get('plans', 0)} work plans, {plans.get('tasks', 0)} tasks, "
-            f"{plans.get('reports', 0)} progress reports (dates relative to today)"
+            f"{plans.get('reports', 0)} progress reports, {plans.get('assessments', 0)} yearly assessments "
+            "(dates relative to today)"
         )
         self.stdout.write(f"demo password for every account: {DEMO_PASSWORD}  (table written to {path})")
         self.stdout.write(format_accounts(result.account_rows))
