@@ -7,12 +7,15 @@ services, 422 from the schema); a refused or invalid call is asserted to change 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from cocreate.conftest import PASSWORD, World
+from cocreate.core import tokens
 from cocreate.core.models import Membership, Role, User
 from cocreate.plans.models import Phase, Plan, Target, Task, TaskPerson, TaskUnit, UnitRole
 from cocreate.plans.tests.test_api import as_user, assert_error, rec, send
@@ -438,3 +441,16 @@ def test_openapi_lists_the_write_routes(world: World) -> None:
     assert patch  # a reference to the TaskPatch schema, which names no create-only field
     schemas = as_user(world.user(Role.ADMIN)).get("/api/openapi.json").json()["components"]["schemas"]
     assert not {"fans_out", "targets", "milestones"} & set(schemas["TaskPatch"]["properties"])
+
+
+def test_a_token_caller_is_named_in_the_history(world: World) -> None:
+    staff = world.user(Role.TOWN_STAFF)
+    _token, raw = tokens.token_create(actor=staff, user=staff, name="脚本")
+    response = Client().patch(
+        f"/api/plans/{rec(world, 'plan').pk}",
+        data=json.dumps({"summary": "脚本修改"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {raw}",
+    )
+    assert response.status_code == 200, response.content
+    assert rec(world, "plan").history.order_by("-history_id").first().history_user == staff
