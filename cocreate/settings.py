@@ -217,6 +217,8 @@ X_FRAME_OPTIONS = "DENY"
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "cocreate" / "locale"]
+# DATE_FORMAT per language for dated documents (cocreate/formats/<locale>/formats.py).
+FORMAT_MODULE_PATH = ["cocreate.formats"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

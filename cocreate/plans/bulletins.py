@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -397,9 +398,10 @@ def bulletin_publish(*, actor: Any, bulletin: Bulletin, today: date | None = Non
 # --- Documents --------------------------------------------------------------------------------------
 
 
-def _cn_date(value: date | str) -> str:
+def document_date(value: date | str) -> str:
+    """A date as a document prints it in the active language: 2026年11月23日, 23 November 2026."""
     day = date.fromisoformat(value) if isinstance(value, str) else value
-    return f"{day.year}年{day.month}月{day.day}日"
+    return date_format(day, "DATE_FORMAT")
 
 
 def summary_text(figures: Mapping[str, Any]) -> str:
@@ -411,7 +413,7 @@ def summary_text(figures: Mapping[str, Any]) -> str:
         "进度滞后（黄灯）%(yellow)d项，严重滞后（红灯）%(red)d项，其中逾期%(overdue)d项；"
         "未开始%(not_started)d项；整改未完成%(rectifications)d件。"
     ) % {
-        "as_of": _cn_date(figures["as_of"]),
+        "as_of": document_date(figures["as_of"]),
         "tasks": t["tasks"],
         "done": t["done"],
         "rate": t["done_rate"],
@@ -457,9 +459,9 @@ def bulletin_document(*, user: Any, bulletin: Bulletin, today: date | None = Non
         "overdue_tasks": figures["overdue_tasks"],
         "overdue_not_listed": figures["overdue_not_listed"],
         "period_text": _("%(start)s至%(end)s")
-        % {"start": _cn_date(bulletin.period_start), "end": _cn_date(bulletin.period_end)},
-        "as_of_text": _cn_date(figures["as_of"]),
-        "issued_text": _cn_date(timezone.localtime(bulletin.published_at).date()) if bulletin.published_at else "",
+        % {"start": document_date(bulletin.period_start), "end": document_date(bulletin.period_end)},
+        "as_of_text": document_date(figures["as_of"]),
+        "issued_text": document_date(timezone.localtime(bulletin.published_at).date()) if bulletin.published_at else "",
         "praise_paragraphs": praise,
         "criticism_paragraphs": criticism,
         "headings": headings,

@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cocreate.core import access
 from cocreate.core.forms import RegionChoiceField
-from cocreate.core.models import Person, Region, Unit, User
+from cocreate.core.models import Region, Unit, User
+from cocreate.plans import selectors
 from cocreate.plans.models import (
     Comparator,
     Phase,
@@ -50,18 +51,13 @@ class UnitMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 def visible_units(user: Any) -> QuerySet[Unit]:
-    """Active units the user can see, in a stable order, for unit pickers."""
-    return (
-        Unit.objects.visible_to(user).filter(is_active=True).select_related("region").order_by("region__path", "name")
-    )
+    """Active units the user can see, in a stable order, for unit pickers (the API takes the same)."""
+    return selectors.assignable_units(user)
 
 
 def assignable_people(user: Any) -> QuerySet[User]:
     """Accounts whose person the user can see: candidates for 责任领导 / 责任人."""
-    people = Person.objects.visible_to(user).values("pk")
-    return (
-        User.objects.filter(is_active=True, person__in=people).select_related("person").order_by("display_name", "id")
-    )
+    return selectors.assignable_people(user)
 
 
 class PlanForm(forms.Form):

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, ConfigDict, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-from cocreate.core.schemas import BodyId, Id, InputSchema, IsoDate, QuerySchema, SearchText, Text
+from cocreate.core.schemas import BodyId, Id, InputSchema, IsoDate, PatchSchema, QuerySchema, SearchText, Text
 from cocreate.plans.models import Plan, ProgressReport, Target, Task, TaskPerson, TaskUnit
 
 PlanStatusValue = Literal["draft", "active", "closed"]
 LightValue = Literal["green", "yellow", "red", "blue", "done", "not_started"]
 ReportKindValue = Literal["percent", "indicator", "activity"]
+TargetKindValue = Literal["quota", "indicator"]
+QuotaPeriodValue = Literal["week", "month", "quarter", "year", "total"]
+ComparatorValue = Literal["gte", "lte", "eq"]
 
 
 def _json_number(value: Any) -> Any:
@@ -34,6 +38,12 @@ Percent = Annotated[
 ]
 Amount = Annotated[Decimal, Field(strict=False, max_digits=14, decimal_places=2), BeforeValidator(_json_number)]
 Count = Annotated[int, Field(strict=False, ge=0, le=1_000_000), BeforeValidator(_json_number)]
+Points = Annotated[int, Field(strict=False, ge=0, le=100), BeforeValidator(_json_number)]
+Days = Annotated[int, Field(strict=False, ge=0, le=365), BeforeValidator(_json_number)]
+Order = Annotated[int, Field(strict=False, ge=0, le=999), BeforeValidator(_json_number)]
+QuotaCount = Annotated[int, Field(strict=False, ge=1, le=1_000_000), BeforeValidator(_json_number)]
+# At most 200 ids per role: a matrix names a few units, a fanned-out task's villages are its children.
+IdList = Annotated[list[BodyId], Field(max_length=200)]
 
 
 # --- Plans ----------------------------------------------------------------------------------------
@@ -100,6 +110,31 @@ class PlanIn(InputSchema):
     doc_number: Annotated[Text, Field(max_length=60)] = ""
     summary: Annotated[Text, Field(max_length=5000)] = ""
     status: PlanStatusValue = "active"
+
+
+class PlanPatch(PatchSchema):
+    """The plan fields ``services.plan_update`` may change; leave out what stays."""
+
+    title: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+    doc_number: Annotated[Text, Field(max_length=60)] | None = None
+    issuing_unit_id: BodyId | None = None
+    region_id: BodyId | None = None
+    summary: Annotated[Text, Field(max_length=5000)] | None = None
+    starts_on: IsoDate | None = None
+    ends_on: IsoDate | None = None
+    status: PlanStatusValue | None = None
+    yellow_after_points: Points | None = Field(None, description="黄灯：落后序时进度（百分点）")
+    red_after_points: Points | None = Field(None, description="红灯：落后序时进度（百分点），须大于黄灯")
+    blue_within_days: Days | None = Field(None, description="蓝灯：距截止（天）")
+    remind_days_before: Days | None = Field(None, description="截止前提醒（天）")
+    escalate_after_days: Days | None = Field(None, description="逾期后报告责任领导（天）")
+
+
+class PhaseIn(InputSchema):
+    name: Annotated[Text, Field(min_length=1, max_length=60)]
+    starts_on: IsoDate
+    ends_on: IsoDate
+    order: Order = 0
 
 
 # --- Tasks ----------------------------------------------------------------------------------------
@@ -262,6 +297,86 @@ class TaskDetailOut(TaskOut):
     @staticmethod
     def resolve_reports(obj: Task) -> list[Any]:
         return list(obj.reports.all())
+
+
+# --- Task writes ----------------------------------------------------------------------------------
+
+
+class UnitsByRole(InputSchema):
+    """The responsibility matrix as unit ids per role (units the caller can see)."""
+
+    # A misspelt role must not pass as "no units": unknown keys are refused (422).
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    lead: IdList = Field(default_factory=list, description="牵头单位 id")
+    responsible: IdList = Field(default_factory=list, description="责任单位 id")
+    cooperating: IdList = Field(default_factory=list, description="配合单位 id")
+    guiding: IdList = Field(default_factory=list, description="指导单位 id")
+
+
+class PeopleByRole(InputSchema):
+    """Responsible people as user (account) ids per role."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    leader: IdList = Field(default_factory=list, description="责任领导的账号 id")
+    responsible: IdList = Field(default_factory=list, description="责任人的账号 id")
+
+
+class TargetIn(InputSchema):
+    """A quota (quota_count per quota_period) or an indicator (comparator, value, unit_label)."""
+
+    kind: TargetKindValue
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    quota_count: QuotaCount | None = Field(None, description="kind=quota：数量（≥1）")
+    quota_period: QuotaPeriodValue | None = Field(None, description="kind=quota：周期")
+    comparator: ComparatorValue | None = Field(None, description="kind=indicator：比较方式")
+    value: Amount | None = Field(None, description="kind=indicator：目标值")
+    unit_label: Annotated[Text, Field(max_length=20)] = ""
+
+
+class MilestoneIn(InputSchema):
+    due_on: IsoDate
+    percent: Percent
+
+
+class TaskIn(InputSchema):
+    title: Annotated[Text, Field(min_length=1, max_length=300)]
+    starts_on: IsoDate
+    deadline: IsoDate
+    number: Annotated[Text, Field(max_length=20)] = ""
+    content: Annotated[Text, Field(max_length=5000)] = ""
+    phase_id: BodyId | None = Field(None, description="该方案的阶段 id")
+    units: UnitsByRole | None = None
+    people: PeopleByRole | None = None
+    fans_out: bool = Field(False, description="分解到各村（社区）：每个村（社区）生成一项子任务")
+    targets: Annotated[list[TargetIn], Field(max_length=20)] = []
+    milestones: Annotated[list[MilestoneIn], Field(max_length=20)] = []
+
+
+def _create_only(value: Any) -> Any:
+    raise ValueError("只能在新建任务时设定")
+
+
+class TaskPatch(PatchSchema):
+    """The task fields ``services.task_update`` may change; a role sent replaces that role's list."""
+
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"phase_id"})
+
+    title: Annotated[Text, Field(min_length=1, max_length=300)] | None = None
+    number: Annotated[Text, Field(max_length=20)] | None = None
+    content: Annotated[Text, Field(max_length=5000)] | None = None
+    phase_id: BodyId | None = Field(None, description="该方案的阶段 id；null 取消阶段")
+    starts_on: IsoDate | None = None
+    deadline: IsoDate | None = None
+    units: UnitsByRole | None = None
+    people: PeopleByRole | None = None
+    # Set when the task is created; named here so a PATCH that sends them is refused, not ignored.
+    fans_out: SkipJsonSchema[Any] = None
+    targets: SkipJsonSchema[Any] = None
+    milestones: SkipJsonSchema[Any] = None
+
+    _refuse_create_only = field_validator("fans_out", "targets", "milestones", mode="before")(_create_only)
 
 
 # --- Reports --------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cocreate.core import access
-from cocreate.core.models import Membership, Region, Unit, subtree_q
+from cocreate.core.models import Membership, Person, Region, Unit, User, subtree_q
 from cocreate.plans.models import (
     Milestone,
     Phase,
@@ -128,6 +128,21 @@ def plan_tasks(
         tasks = tasks.alias(light=light_sql(day)).filter(light=light)
     tasks = tasks.order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
     return _with_status(tasks, day, plan=plan)
+
+
+def assignable_units(user: Any) -> QuerySet[Unit]:
+    """Active units the user can see: what a task's responsibility matrix may name."""
+    return (
+        Unit.objects.visible_to(user).filter(is_active=True).select_related("region").order_by("region__path", "name")
+    )
+
+
+def assignable_people(user: Any) -> QuerySet[User]:
+    """Active accounts whose person the user can see: candidates for 责任领导 / 责任人."""
+    people = Person.objects.visible_to(user).values("pk")
+    return (
+        User.objects.filter(is_active=True, person__in=people).select_related("person").order_by("display_name", "id")
+    )
 
 
 def task_detail(*, user: Any, pk: Any) -> Task:

@@ -509,3 +509,28 @@ def test_parallel_publishes_publish_once_and_notify_once() -> None:
     assert stored.published_by == won[0].published_by
     village_staff = world.user(Role.VILLAGE_STAFF)
     assert Notification.objects.filter(user=village_staff, title__contains=bulletin.title).count() == 1
+
+
+def test_document_dates_follow_the_active_language(world: World) -> None:
+    from django.utils import translation
+
+    bulletin = draft(world, issue_number="第1期")
+    bulletins.bulletin_publish(actor=world.user(Role.INSPECTOR), bulletin=bulletin)
+    bulletin.refresh_from_db()
+    issued = timezone.localtime(bulletin.published_at).date()
+    inspector = world.user(Role.INSPECTOR)
+    with translation.override("zh-hans"):
+        chinese = bulletins.bulletin_document(user=inspector, bulletin=bulletin, today=APRIL)
+    as_of = date.fromisoformat(str(chinese["figures"]["as_of"]))
+    # The Chinese document is exactly as before: 2026年1月1日至2026年3月31日.
+    assert chinese["period_text"] == "2026年1月1日至2026年3月31日"
+    assert chinese["as_of_text"] == f"{as_of.year}年{as_of.month}月{as_of.day}日"
+    assert chinese["issued_text"] == f"{issued.year}年{issued.month}月{issued.day}日"
+    assert chinese["summary"].startswith(f"截至{as_of.year}年{as_of.month}月{as_of.day}日，")
+    with translation.override("en"):
+        english = bulletins.bulletin_document(user=inspector, bulletin=bulletin, today=APRIL)
+        assert english["period_text"] == "1 January 2026 to 31 March 2026"
+        assert english["as_of_text"] == bulletins.document_date(as_of) == f"{as_of.day} {as_of:%B} {as_of.year}"
+        assert english["issued_text"] == f"{issued.day} {issued:%B} {issued.year}"
+    for text in (english["period_text"], english["as_of_text"], english["issued_text"], english["summary"]):
+        assert "年" not in text and "月" not in text, text

@@ -449,6 +449,46 @@ def test_letter_pdf_renders_in_chinese(world: World) -> None:
         assert expected in compact, (expected, compact)
 
 
+def _english(day: date) -> str:
+    months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
+    months += ["November", "December"]
+    return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_letter_dates_follow_the_active_language(world: World, language: str) -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    rectification = raised(world, deadline=timezone.localdate() + timedelta(days=40))
+    context = supervision.letter_context(rectification)
+    checked_on, deadline, issued_on = context["check"].checked_on, rectification.deadline, context["issued_on"]
+    with translation.override(language):
+        html = render_to_string("plans/letter_pdf.html", context)
+    if language == "en":
+        for day in (checked_on, deadline, issued_on):
+            assert _english(day) in html, (_english(day), html)
+        assert "年" not in html.replace(rectification.letter_number, "") and '<html lang="en">' in html
+    else:
+        for day in (checked_on, deadline, issued_on):
+            assert f"{day.year}年{day.month}月{day.day}日" in html
+        assert f"{checked_on.year}年{checked_on.month}月{checked_on.day}日每周抽查（环境卫生每周抽查）" in html
+
+
+def test_letter_pdf_in_english_prints_english_dates(world: World, settings: Any) -> None:
+    from pypdf import PdfReader
+
+    deadline = timezone.localdate() + timedelta(days=40)
+    rectification = raised(world, deadline=deadline)
+    client = login(world.user(Role.VILLAGE_STAFF))
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.get(reverse("plans:rectification_letter", args=[rectification.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = " ".join("".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages).split())
+    assert _english(deadline) in text, text
+    assert f"{deadline.month}月{deadline.day}日" not in text
+
+
 # --- API -------------------------------------------------------------------------------------------------
 
 
