@@ -40,7 +40,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cocreate.core import access
-from cocreate.core.models import STAFF_ROLES, Unit, User
+from cocreate.core.models import STAFF_ROLES, Role, Unit, User
 from cocreate.core.notify import notify
 from cocreate.core.services import require, save_or_conflict
 from cocreate.plans.models import (
@@ -63,9 +63,10 @@ from cocreate.plans.models import (
     TaskUnit,
     UnitRole,
 )
-from cocreate.plans.rules import REPORTERS
 from cocreate.plans.services import HUNDRED, _active_unit_ids, indicator_attainment
 
+# Who may file a unit's self-assessment for it besides its members (see ``can_self_assess``).
+ON_BEHALF = frozenset({Role.VILLAGE_STAFF, Role.TOWN_STAFF})
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
 FULL_MARKS = Decimal("100")
@@ -411,15 +412,21 @@ def can_manage(actor: Any, assessment: Assessment) -> bool:
 
 
 def can_self_assess(actor: Any, entry: AssessmentEntry) -> bool:
-    """The unit's own staff (or a reporter over its region) while the entry is not yet reviewed."""
+    """The unit's own staff, while the entry is not yet reviewed.
+
+    Besides the unit's members, village or town staff over the unit's region may file it on the
+    unit's behalf (a village account not linked to its committee, a town for its villages when
+    the county assesses) — but never someone who reviews this assessment: whoever scores the
+    result does not write the self-assessment too.
+    """
     if entry.assessment.status != AssessmentStatus.OPEN or entry.status == EntryStatus.REVIEWED:
         return False
     scope = access.scope_of(actor)
     if not scope.is_authenticated:
         return False
-    if scope.is_superuser or scope.has_role_over(REPORTERS, entry.region.path):
+    if scope.is_superuser or entry.unit_id in _active_unit_ids(actor):
         return True
-    return entry.unit_id in _active_unit_ids(actor)
+    return scope.has_role_over(ON_BEHALF, entry.region.path) and not can_manage(actor, entry.assessment)
 
 
 def can_review(actor: Any, entry: AssessmentEntry, *, today: date | None = None) -> bool:

@@ -630,20 +630,26 @@ class _Loader:
         assessment = assessment_services.assessment_open(actor=self.actor, assessment=assessment)
         self.result.assessments += 1
         review = assessment.items.get(kind=ItemKind.REVIEW)
-        entries = list(assessment.entries.select_related("unit", "region").order_by("region__path"))
-        own = (
-            {m.unit_id for m in self.village_staff.memberships.filter(is_active=True)} if self.village_staff else set()
-        )
-        for n, entry in enumerate(entries[:6]):
-            if entry.unit_id in own:
-                continue  # left for the demo's village account to do
+        # 七里坪镇's staff assess the town's pilot villages (not 柳林村: its own account does that);
+        # the county reviews every other one of them.
+        town_staff = User.objects.filter(phone=ROLE_PHONES[Role.TOWN_STAFF]).first()
+        entries = list(assessment.entries.select_related("unit", "region", "assessment").order_by("region__path"))
+        reviewed = 0
+        for n, entry in enumerate(entries):
+            if town_staff is None or not assessment_services.can_self_assess(town_staff, entry):
+                continue
+            if self.village_staff is not None and entry.unit_id in self.village_staff.memberships.filter(
+                is_active=True
+            ).values_list("unit_id", flat=True):
+                continue
             assessment_services.entry_self_assess(
-                actor=self.actor,
+                actor=town_staff,
                 entry=entry,
                 scores={review.pk: Decimal(16 + n % 4)},
                 comment=f"{entry.unit.name}已按方案推进试点建设，群众参与度较高。",
             )
-            if n % 2 == 0:
+            if reviewed == 0:
                 assessment_services.entry_review(
                     actor=self.actor, entry=entry, scores={review.pk: Decimal(15 + n % 5)}, comment="情况属实。"
                 )
+                reviewed += 1

@@ -480,3 +480,42 @@ def test_a_village_exports_only_its_own_row_before_publication(scene: dict[str, 
     names = [row[1] for row in book["考核排名"].iter_rows(min_row=4, values_only=True)]
     assert names == ["甲村村民委员会"]
     assert "暂定结果" in str(book["考核排名"]["A2"].value)
+
+
+@pytest.mark.parametrize("role", [Role.TOWN_STAFF, Role.SCHOOL_STAFF, Role.ADMIN])
+def test_reviewers_and_others_do_not_self_assess_for_a_unit(scene: dict[str, Any], world: World, role: str) -> None:
+    a = opened(scene)
+    entry = entry_of(a, world, "village_committee")
+    assert not svc.can_self_assess(world.user(role), entry)
+    with pytest.raises(PermissionDenied):
+        svc.entry_self_assess(actor=world.user(role), entry=entry, scores={review_item(a).pk: 20})
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.PENDING
+
+
+def test_a_town_files_for_its_village_when_the_county_assesses(world: World) -> None:
+    """On a county plan the town is not a reviewer, so it may file its villages' self-assessment."""
+    county_admin = world.user(Role.ADMIN)
+    plan = services.plan_create(
+        actor=county_admin,
+        title="甲县试点村建设方案",
+        issuing_unit=world.units["county_gov"],
+        region=world.regions["county_a"],
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+    )
+    services.task_create(
+        actor=county_admin,
+        plan=plan,
+        title="试点村建设",
+        starts_on=date(2026, 1, 1),
+        deadline=date(2026, 12, 31),
+        units={"responsible": [world.units["village_a2_committee"]]},
+    )
+    a = svc.assessment_create(actor=county_admin, plan=plan, year=2026)
+    a = svc.assessment_open(actor=county_admin, assessment=a)
+    entry = AssessmentEntry.objects.get(assessment=a)
+    town = world.user(Role.TOWN_STAFF)
+    assert not svc.can_manage(town, a) and svc.can_self_assess(town, entry)
+    filed = svc.entry_self_assess(actor=town, entry=entry, scores={review_item(a).pk: 17})
+    assert filed.status == EntryStatus.SELF_SUBMITTED and filed.self_submitted_by == town

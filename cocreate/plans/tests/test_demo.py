@@ -115,8 +115,8 @@ def test_demo_loads_the_seed_plans_with_every_light_and_a_second_run_creates_not
     assessment = Assessment.objects.get(plan__title=demo.PILOT_PLAN)
     assert assessment.status == AssessmentStatus.OPEN and assessment.entries.count() == 10
     assert set(assessment.entries.values_list("status", flat=True)) == set(EntryStatus.values)
-    own = staff.memberships.get(is_active=True).unit_id
-    assert assessment.entries.get(unit_id=own).status == EntryStatus.PENDING
+    own = staff.memberships.get(is_active=True).unit
+    assert own is not None and assessment.entries.get(unit=own).status == EntryStatus.PENDING
 
     before = _snapshot()
     again = demo_load()
