@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "ninja",
     "cocreate.core",
     "cocreate.plans",
+    "cocreate.participation",
 ]
 
 MIDDLEWARE = [
