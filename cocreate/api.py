@@ -15,6 +15,10 @@ from ninja.renderers import JSONRenderer
 
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
+from cocreate.participation.api_decisions import router as decisions_router
+from cocreate.participation.api_needs import router as needs_router
+from cocreate.participation.api_notices import router as notices_router
+from cocreate.participation.api_votes import router as votes_router
 from cocreate.plans.api import router as plans_router
 from cocreate.plans.api_assessment import router as assessment_router
 from cocreate.plans.api_bulletins import router as bulletins_router
@@ -59,3 +63,7 @@ api.add_router("/", plans_router)
 api.add_router("/", bulletins_router)
 api.add_router("/", supervision_router)
 api.add_router("/", assessment_router)
+api.add_router("/", votes_router)
+api.add_router("/", needs_router)
+api.add_router("/", notices_router)
+api.add_router("/", decisions_router)

@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("plans/", include("cocreate.plans.urls")),
+    path("community/", include("cocreate.participation.urls")),
     path("", include("cocreate.core.urls")),
 ]

@@ -261,3 +261,442 @@ class Ballot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vote} · {self.get_choice_display()}"
+
+
+# --- Needs and the problem list (民事民提) ------------------------------------------------------------
+
+
+class NeedCategory(models.TextChoices):
+    INDUSTRY = "industry", _("产业发展")
+    ENVIRONMENT = "environment", _("人居环境")
+    INFRASTRUCTURE = "infrastructure", _("基础设施")
+    PUBLIC_SERVICES = "public_services", _("公共服务")
+    GOVERNANCE = "governance", _("社会治理")
+
+
+class NeedChannel(models.TextChoices):
+    SELF = "self", _("居民自行提出")
+    VISIT = "visit", _("网格员入户代录")
+    STAFF = "staff", _("工作人员登记")
+
+
+class NeedStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("待处理")
+    LISTED = "listed", _("已列入问题清单")
+    DECLINED = "declined", _("未采纳")
+    MERGED = "merged", _("已合并")
+    DONE = "done", _("已办结")
+
+
+class ProblemStatus(models.TextChoices):
+    OPEN = "open", _("待议")
+    DELIBERATING = "deliberating", _("议事中")
+    DECIDED = "decided", _("已决议")
+    DROPPED = "dropped", _("不予实施")
+    DONE = "done", _("已办结")
+
+
+class ProblemItem(models.Model):
+    """One line of a community's problem list (问题清单), screened from residents' needs."""
+
+    region = models.ForeignKey(Region, verbose_name=_("所属社区"), on_delete=models.PROTECT, related_name="problems")
+    title = models.CharField(_("问题"), max_length=200)
+    description = models.TextField(_("说明"), blank=True)
+    category = models.CharField(_("类别"), max_length=16, choices=NeedCategory.choices)
+    status = models.CharField(_("状态"), max_length=14, choices=ProblemStatus.choices, default=ProblemStatus.OPEN)
+    status_reason = models.CharField(_("状态说明"), max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("问题清单")
+        verbose_name_plural = _("问题清单")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["region", "status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Need(models.Model):
+    """A resident's need or idea (诉求 / 金点子), raised themselves or recorded for them."""
+
+    region = models.ForeignKey(Region, verbose_name=_("所属社区"), on_delete=models.PROTECT, related_name="needs")
+    title = models.CharField(_("标题"), max_length=100)
+    description = models.TextField(_("具体内容"))
+    category = models.CharField(_("类别"), max_length=16, choices=NeedCategory.choices)
+    place = models.CharField(_("地点"), max_length=200, blank=True)
+    latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
+    channel = models.CharField(_("提出方式"), max_length=8, choices=NeedChannel.choices, default=NeedChannel.SELF)
+    # Whose need it is (sees every status change), and who typed it in (the grid worker on a visit).
+    raised_by = models.ForeignKey(Person, verbose_name=_("提出人"), on_delete=models.PROTECT, related_name="needs")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("状态"), max_length=10, choices=NeedStatus.choices, default=NeedStatus.SUBMITTED)
+    status_reason = models.CharField(_("处理说明"), max_length=300, blank=True)
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("合并到"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged"
+    )
+    problem = models.ForeignKey(
+        ProblemItem, verbose_name=_("问题清单"), null=True, blank=True, on_delete=models.SET_NULL, related_name="needs"
+    )
+    created_at = models.DateTimeField(_("提出时间"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("诉求")
+        verbose_name_plural = _("诉求")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["region", "status", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="merged") | Q(merged_into__isnull=False), name="need_merged_has_target"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(status_reason=""), name="need_declined_has_reason"
+            ),
+            models.CheckConstraint(condition=~Q(merged_into=models.F("pk")), name="need_not_merged_into_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NeedSupport(models.Model):
+    """A neighbour seconding a need (附议): once per person and need, kept through merges."""
+
+    need = models.ForeignKey(Need, on_delete=models.CASCADE, related_name="supports")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("附议")
+        verbose_name_plural = _("附议")
+        constraints = [models.UniqueConstraint(fields=["need", "person"], name="need_support_once")]
+
+    def __str__(self) -> str:
+        return f"{self.need} · {self.person_id}"
+
+
+# --- Deliberation (民事民议) ---------------------------------------------------------------------------
+
+
+class MeetingKind(models.TextChoices):
+    COUNCIL = "council", _("议事会")
+    COURTYARD = "courtyard", _("屋场会")
+    BENCH = "bench", _("板凳会")
+    VILLAGERS = "villagers", _("村民会议")
+    REPRESENTATIVES = "representatives", _("村（居）民代表会议")
+    PARTY = "party", _("党员大会")
+    COMMITTEES = "committees", _("两委会议")
+
+
+class MeetingStatus(models.TextChoices):
+    PLANNED = "planned", _("待召开")
+    HELD = "held", _("已召开")
+
+
+class Meeting(models.Model):
+    """A deliberation meeting: who was invited and came, the items, minutes and resolutions."""
+
+    region = models.ForeignKey(Region, verbose_name=_("所属社区"), on_delete=models.PROTECT, related_name="meetings")
+    kind = models.CharField(_("会议类型"), max_length=16, choices=MeetingKind.choices)
+    title = models.CharField(_("会议名称"), max_length=200)
+    held_at = models.DateTimeField(_("召开时间"))
+    place = models.CharField(_("地点"), max_length=200)
+    status = models.CharField(_("状态"), max_length=8, choices=MeetingStatus.choices, default=MeetingStatus.PLANNED)
+    minutes = models.TextField(_("会议纪要"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("议事会议")
+        verbose_name_plural = _("议事会议")
+        ordering = ["-held_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ParticipantKind(models.TextChoices):
+    RESIDENT = "resident", _("群众")
+    REPRESENTATIVE = "representative", _("村（居）民代表")
+    SAGE = "sage", _("乡贤")
+    EXPERT = "expert", _("专家")
+    STAFF = "staff", _("工作人员")
+    OTHER = "other", _("其他")
+
+
+class MeetingParticipant(models.Model):
+    """Someone invited to a meeting (a person on record, or a named guest such as an expert)."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="participants")
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("姓名"), max_length=50)
+    kind = models.CharField(_("身份"), max_length=16, choices=ParticipantKind.choices)
+    present = models.BooleanField(_("到会"), default=False)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("参会人员")
+        verbose_name_plural = _("参会人员")
+        ordering = ["meeting", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meeting", "person"], condition=Q(person__isnull=False), name="meeting_participant_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MeetingItem(models.Model):
+    """An item on a meeting's agenda (usually a problem-list line) with its discussion and resolution."""
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="items")
+    problem = models.ForeignKey(
+        ProblemItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="meeting_items"
+    )
+    title = models.CharField(_("议题"), max_length=200)
+    discussion = models.TextField(_("讨论情况"), blank=True)
+    resolution = models.TextField(_("决议"), blank=True)
+    order = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("议题")
+        verbose_name_plural = _("议题")
+        ordering = ["meeting", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ItemComment(models.Model):
+    """A resident's comment on an agenda item before the meeting (for those who cannot attend)."""
+
+    item = models.ForeignKey(MeetingItem, on_delete=models.CASCADE, related_name="comments")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(_("意见"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("议题意见")
+        verbose_name_plural = _("议题意见")
+        ordering = ["item", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:30]
+
+
+# --- Public notices (公示) -------------------------------------------------------------------------------
+
+
+class NoticeStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    PUBLISHED = "published", _("公示中")
+    ENDED = "ended", _("公示期满")
+
+
+class Notice(models.Model):
+    """A public notice for a period; residents may object while it runs, staff answer each objection."""
+
+    region = models.ForeignKey(Region, verbose_name=_("所属社区"), on_delete=models.PROTECT, related_name="notices")
+    title = models.CharField(_("公示标题"), max_length=200)
+    body = models.TextField(_("公示内容"))
+    starts_on = models.DateField(_("公示开始"))
+    ends_on = models.DateField(_("公示结束"))
+    status = models.CharField(_("状态"), max_length=10, choices=NoticeStatus.choices, default=NoticeStatus.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Set when the period has ended: true when no objection stands unresolved or upheld.
+    passed = models.BooleanField(_("公示无异议"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("公示")
+        verbose_name_plural = _("公示")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="notice_period_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ObjectionStatus(models.TextChoices):
+    OPEN = "open", _("待答复")
+    ANSWERED = "answered", _("已答复（不成立）")
+    UPHELD = "upheld", _("异议成立")
+
+
+class Objection(models.Model):
+    """A resident's objection to a notice during its period, and the staff's answer."""
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="objections")
+    person = models.ForeignKey(Person, verbose_name=_("提出人"), on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("异议内容"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(_("状态"), max_length=10, choices=ObjectionStatus.choices, default=ObjectionStatus.OPEN)
+    answer = models.TextField(_("答复"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("异议")
+        verbose_name_plural = _("异议")
+        ordering = ["notice", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status="open") | ~Q(answer=""), name="objection_answer_given"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text[:30]
+
+
+# --- 四议两公开 ---------------------------------------------------------------------------------------------
+
+
+class StepKind(models.TextChoices):
+    """The six steps, in the order they must be taken."""
+
+    PROPOSAL = "proposal", _("党支部提议")
+    CONSULTATION = "consultation", _("两委商议")
+    REVIEW = "review", _("党员大会审议")
+    RESOLUTION = "resolution", _("村民（代表）会议决议")
+    DISCLOSURE = "disclosure", _("决议公开")
+    RESULT_DISCLOSURE = "result_disclosure", _("实施结果公开")
+
+
+STEP_ORDER = [kind for kind, _label in StepKind.choices]
+
+
+class DecisionStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("进行中")
+    REJECTED = "rejected", _("未通过")
+    COMPLETED = "completed", _("已完成")
+
+
+class Decision(models.Model):
+    """A major village matter decided through 四议两公开, step by step."""
+
+    region = models.ForeignKey(Region, verbose_name=_("所属村"), on_delete=models.PROTECT, related_name="decisions")
+    title = models.CharField(_("决策事项"), max_length=200)
+    matter = models.TextField(_("事项内容"), blank=True)
+    problem = models.ForeignKey(ProblemItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    status = models.CharField(
+        _("状态"), max_length=12, choices=DecisionStatus.choices, default=DecisionStatus.IN_PROGRESS
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("四议两公开")
+        verbose_name_plural = _("四议两公开")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DecisionStep(models.Model):
+    """One step taken: date, attendance, counts, notes; the vote or notice it used."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(_("步骤"), max_length=18, choices=StepKind.choices)
+    order = models.PositiveSmallIntegerField(_("顺序"))
+    done_on = models.DateField(_("日期"))
+    attendance = models.PositiveIntegerField(_("参加人数"), null=True, blank=True)
+    notes = models.TextField(_("情况记录"), blank=True)
+    vote = models.ForeignKey(Vote, null=True, blank=True, on_delete=models.PROTECT, related_name="decision_steps")
+    notice = models.ForeignKey(Notice, null=True, blank=True, on_delete=models.PROTECT, related_name="decision_steps")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("决策步骤")
+        verbose_name_plural = _("决策步骤")
+        ordering = ["decision", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "kind"], name="decision_step_once"),
+            models.UniqueConstraint(fields=["decision", "order"], name="decision_step_order_once"),
+            models.CheckConstraint(condition=Q(order__gte=1, order__lte=6), name="decision_step_order_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} · {self.get_kind_display()}"
+
+
+# --- Task list (任务清单) -----------------------------------------------------------------------------------
+
+
+class TaskItemStatus(models.TextChoices):
+    TODO = "todo", _("待实施")
+    DOING = "doing", _("实施中")
+    DONE = "done", _("已完成")
+
+
+class TaskListItem(models.Model):
+    """What was decided, to be done: an owner, a deadline, and optionally a work-plan task it became."""
+
+    region = models.ForeignKey(Region, verbose_name=_("所属社区"), on_delete=models.PROTECT, related_name="task_items")
+    title = models.CharField(_("任务"), max_length=200)
+    description = models.TextField(_("说明"), blank=True)
+    problem = models.ForeignKey(
+        ProblemItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="task_items"
+    )
+    meeting_item = models.ForeignKey(
+        MeetingItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="task_items"
+    )
+    vote = models.ForeignKey(Vote, null=True, blank=True, on_delete=models.SET_NULL, related_name="task_items")
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="task_items")
+    owner_unit = models.ForeignKey("core.Unit", verbose_name=_("责任单位"), on_delete=models.PROTECT, related_name="+")
+    deadline = models.DateField(_("完成时限"))
+    status = models.CharField(_("状态"), max_length=8, choices=TaskItemStatus.choices, default=TaskItemStatus.TODO)
+    # The work-plan task it was sent into; its progress flows back (plans module).
+    plan_task = models.OneToOneField(
+        "plans.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="task_list_item"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("任务清单")
+        verbose_name_plural = _("任务清单")
+        ordering = ["deadline", "id"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -7,7 +7,27 @@ from django.db.models import Exists, OuterRef, Q
 from cocreate.core import access
 from cocreate.core.access import NOTHING, Scope, in_paths
 from cocreate.core.models import Role
-from cocreate.participation.models import Ballot, Estate, PropertyUnit, Vote, Voter, VoteStatus
+from cocreate.participation.models import (
+    Ballot,
+    Decision,
+    DecisionStep,
+    Estate,
+    ItemComment,
+    Meeting,
+    MeetingItem,
+    MeetingParticipant,
+    Need,
+    NeedSupport,
+    Notice,
+    NoticeStatus,
+    Objection,
+    ProblemItem,
+    PropertyUnit,
+    TaskListItem,
+    Vote,
+    Voter,
+    VoteStatus,
+)
 
 # Who runs a community's votes, estates and owners' records inside their region subtree.
 DECISION_MANAGERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.VILLAGE_STAFF})
@@ -23,12 +43,28 @@ def _own_line(scope: Scope, prefix: str = "") -> Q:
     return q
 
 
+def _home_codes(scope: Scope) -> list[str]:
+    """The region codes from the top down to where the resident lives."""
+    if not scope.home_region_path:
+        return []
+    return [c for c in scope.home_region_path.strip("/").split("/") if c]
+
+
+def community_q(scope: Scope, field: str = "region") -> Q:
+    """Staff over the record's region, or residents living in it (the record is their community's)."""
+    q = in_paths(scope.staff_paths, f"{field}__path")
+    codes = _home_codes(scope)
+    if codes:
+        q |= Q(**{f"{field}__code__in": codes})
+    return q
+
+
 @access.register(Vote)
 def _vote_rule(scope: Scope) -> Q:
     """Staff see the votes of their regions; residents the opened votes of where they live."""
     q = in_paths(scope.staff_paths, "region__path")
-    if scope.home_region_path:
-        codes = [c for c in scope.home_region_path.strip("/").split("/") if c]
+    codes = _home_codes(scope)
+    if codes:
         q |= Q(region__code__in=codes) & ~Q(status=VoteStatus.DRAFT)
     return q
 
@@ -63,3 +99,91 @@ def _property_unit_rule(scope: Scope) -> Q:
 access.register_write_roles(Vote, DECISION_MANAGERS)
 access.register_write_roles(Estate, DECISION_MANAGERS)
 access.register_write_roles(PropertyUnit, DECISION_MANAGERS)
+
+
+# --- Needs, problem list, meetings, notices, 四议两公开, task list ------------------------------------------
+# Community records are public inside the community (and on its public page); the personal parts —
+# who seconded, who was invited, who objected — are for staff and the person themselves.
+
+
+@access.register(Need)
+def _need_rule(scope: Scope) -> Q:
+    q = community_q(scope)
+    if scope.person_id:
+        q |= Q(raised_by_id=scope.person_id)
+    if scope.user_id:
+        q |= Q(recorded_by_id=scope.user_id)  # a grid worker keeps seeing what they recorded on a visit
+    return q
+
+
+@access.register(NeedSupport)
+def _need_support_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "need__region__path")
+    if scope.person_id:
+        q |= Q(person_id=scope.person_id)
+    return q
+
+
+@access.register(ProblemItem)
+def _problem_rule(scope: Scope) -> Q:
+    return community_q(scope)
+
+
+@access.register(Meeting)
+def _meeting_rule(scope: Scope) -> Q:
+    return community_q(scope)
+
+
+@access.register(MeetingItem)
+def _meeting_item_rule(scope: Scope) -> Q:
+    return community_q(scope, "meeting__region")
+
+
+@access.register(MeetingParticipant)
+def _participant_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "meeting__region__path")
+    if scope.person_id:
+        q |= Q(person_id=scope.person_id)
+    return q
+
+
+@access.register(ItemComment)
+def _comment_rule(scope: Scope) -> Q:
+    q = community_q(scope, "item__meeting__region")
+    return q
+
+
+@access.register(Notice)
+def _notice_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "region__path")
+    codes = _home_codes(scope)
+    if codes:
+        q |= Q(region__code__in=codes) & ~Q(status=NoticeStatus.DRAFT)
+    return q
+
+
+@access.register(Objection)
+def _objection_rule(scope: Scope) -> Q:
+    q = in_paths(scope.staff_paths, "notice__region__path")
+    if scope.person_id:
+        q |= Q(person_id=scope.person_id)
+    return q
+
+
+@access.register(Decision)
+def _decision_rule(scope: Scope) -> Q:
+    return community_q(scope)
+
+
+@access.register(DecisionStep)
+def _decision_step_rule(scope: Scope) -> Q:
+    return community_q(scope, "decision__region")
+
+
+@access.register(TaskListItem)
+def _task_item_rule(scope: Scope) -> Q:
+    return community_q(scope)
+
+
+for _model in (ProblemItem, Meeting, Notice, Decision, TaskListItem):
+    access.register_write_roles(_model, DECISION_MANAGERS)

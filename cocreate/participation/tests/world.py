@@ -3,7 +3,7 @@ line, and an estate with one owner's unit in each county."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +15,25 @@ from cocreate.participation.models import (
     Ballot,
     BallotChannel,
     Choice,
+    Decision,
+    DecisionStep,
     Estate,
+    ItemComment,
+    Meeting,
+    MeetingItem,
+    MeetingKind,
+    MeetingParticipant,
+    Need,
+    NeedSupport,
+    Notice,
+    NoticeStatus,
+    Objection,
+    ParticipantKind,
+    ProblemItem,
     PropertyUnit,
     RuleThreshold,
+    StepKind,
+    TaskListItem,
     Vote,
     Voter,
     VoteRule,
@@ -61,4 +77,87 @@ def extend(w: World) -> None:
                 f"{key}unit": unit,
             }
         )
+    records.update(_community(w))
     w.extra["participation"] = records
+
+
+def _community(w: World) -> dict[str, Any]:
+    """A need with a supporter, a problem-list line, a meeting with an item, a participant and a
+    comment, a notice with an objection, a 四议两公开 record with its first step and a task-list
+    line — once in village A and once, marked, in county B."""
+    records: dict[str, Any] = {}
+    resident = w.users["resident"].person
+    assert resident is not None
+    for key, region, person, neighbour, unit, marker in (
+        ("", w.regions["village_a"], resident, w.people["a_member"], w.units["village_committee"], ""),
+        (
+            "outside_",
+            w.regions["village_b"],
+            w.people["outside"],
+            w.people["outside"],
+            w.units["outside"],
+            OUTSIDE_MARKER,
+        ),
+    ):
+        problem = ProblemItem.objects.create(region=region, title=f"{marker}村道坑洼", category="infrastructure")
+        need = Need.objects.create(
+            region=region,
+            title=f"{marker}修补村道",
+            description=f"{marker}村口到小学的路坑洼不平",
+            category="infrastructure",
+            raised_by=person,
+            status="listed",
+            problem=problem,
+        )
+        support = NeedSupport.objects.create(need=need, person=neighbour)
+        meeting = Meeting.objects.create(
+            region=region,
+            kind=MeetingKind.COUNCIL,
+            title=f"{marker}村道议事会",
+            held_at=timezone.now() + timedelta(days=3),
+            place=f"{marker}村委会会议室",
+        )
+        participant = MeetingParticipant.objects.create(
+            meeting=meeting, person=person, name=person.name, kind=ParticipantKind.RESIDENT
+        )
+        item = MeetingItem.objects.create(meeting=meeting, problem=problem, title=f"{marker}村道修补方案")
+        comment = ItemComment.objects.create(item=item, person=person, text=f"{marker}建议先修小学门口")
+        today = timezone.localdate()
+        notice = Notice.objects.create(
+            region=region,
+            title=f"{marker}村道修补方案公示",
+            body=f"{marker}方案如下",
+            starts_on=today,
+            ends_on=today + timedelta(days=7),
+            status=NoticeStatus.PUBLISHED,
+            published_at=timezone.now(),
+        )
+        objection = Objection.objects.create(notice=notice, person=person, text=f"{marker}预算偏高")
+        decision = Decision.objects.create(region=region, title=f"{marker}村道修补", problem=problem)
+        step = DecisionStep.objects.create(
+            decision=decision, kind=StepKind.PROPOSAL, order=1, done_on=date(2026, 5, 1), notes=f"{marker}支部提议"
+        )
+        task_item = TaskListItem.objects.create(
+            region=region,
+            title=f"{marker}修补村道",
+            problem=problem,
+            owner_unit=unit,
+            deadline=today + timedelta(days=60),
+        )
+        records.update(
+            {
+                f"{key}problem": problem,
+                f"{key}need": need,
+                f"{key}support": support,
+                f"{key}meeting": meeting,
+                f"{key}participant": participant,
+                f"{key}item": item,
+                f"{key}comment": comment,
+                f"{key}notice": notice,
+                f"{key}objection": objection,
+                f"{key}decision": decision,
+                f"{key}step": step,
+                f"{key}task_item": task_item,
+            }
+        )
+    return records

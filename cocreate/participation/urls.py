@@ -1,0 +1,18 @@
+"""Pages of co-decision (namespace "participation").
+
+URL names start with the model they address (vote_…, need_…, notice_…, decision_…) so the
+route × role matrix fills their ids with out-of-scope rows of that model.
+"""
+
+from django.urls import include, path
+
+from cocreate.participation import views_decisions, views_needs, views_notices, views_votes
+
+app_name = "participation"
+
+urlpatterns = [
+    path("votes/", include(views_votes.urlpatterns)),
+    path("needs/", include(views_needs.urlpatterns)),
+    path("notices/", include(views_notices.urlpatterns)),
+    path("decisions/", include(views_decisions.urlpatterns)),
+]
