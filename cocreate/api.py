@@ -16,6 +16,7 @@ from ninja.renderers import JSONRenderer
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
 from cocreate.participation.api_decisions import router as decisions_router
+from cocreate.participation.api_meetings import router as meetings_router
 from cocreate.participation.api_needs import router as needs_router
 from cocreate.participation.api_notices import router as notices_router
 from cocreate.participation.api_votes import router as votes_router
@@ -67,3 +68,4 @@ api.add_router("/", votes_router)
 api.add_router("/", needs_router)
 api.add_router("/", notices_router)
 api.add_router("/", decisions_router)
+api.add_router("/", meetings_router)

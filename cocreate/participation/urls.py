@@ -6,7 +6,7 @@ route × role matrix fills their ids with out-of-scope rows of that model.
 
 from django.urls import include, path
 
-from cocreate.participation import views_decisions, views_needs, views_notices, views_votes
+from cocreate.participation import views_decisions, views_meetings, views_needs, views_notices, views_votes
 
 app_name = "participation"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("needs/", include(views_needs.urlpatterns)),
     path("notices/", include(views_notices.urlpatterns)),
     path("decisions/", include(views_decisions.urlpatterns)),
+    path("meetings/", include(views_meetings.urlpatterns)),
 ]
