@@ -721,6 +721,23 @@ def _check_comment(comment: str, field_name: str) -> str:
     return comment
 
 
+def _save_scores(
+    row: AssessmentEntry, actor: Any, scores: Mapping[Any, Any], comment: str, *, side: str, status: str
+) -> AssessmentEntry:
+    """Stores one side's hand scores and statement ("self" or "review") and moves the entry on."""
+    clean = _hand_scores(row, scores, field_name=side)
+    comment = _check_comment(comment, f"{side}_comment")
+    for item_id, (_item, value) in clean.items():
+        AssessmentScore.objects.update_or_create(entry=row, item_id=item_id, defaults={f"{side}_score": value})
+    stamp = "self_submitted" if side == "self" else "reviewed"
+    setattr(row, f"{side}_comment", comment)
+    setattr(row, f"{stamp}_at", timezone.now())
+    setattr(row, f"{stamp}_by", actor)
+    row.status = status
+    row.save()
+    return row
+
+
 @transaction.atomic
 def entry_self_assess(
     *, actor: Any, entry: AssessmentEntry, scores: Mapping[Any, Any], comment: str = ""
@@ -731,16 +748,7 @@ def entry_self_assess(
         if row.assessment.status != AssessmentStatus.OPEN or row.status == EntryStatus.REVIEWED:
             raise ValidationError(_("该单位已审核或考核未在进行中，不能再自评"))
         raise PermissionDenied(_("无权执行此操作"))
-    clean = _hand_scores(row, scores, field_name="self")
-    comment = _check_comment(comment, "self_comment")
-    for item_id, (_item, value) in clean.items():
-        AssessmentScore.objects.update_or_create(entry=row, item_id=item_id, defaults={"self_score": value})
-    row.self_comment = comment
-    row.status = EntryStatus.SELF_SUBMITTED
-    row.self_submitted_at = timezone.now()
-    row.self_submitted_by = actor
-    row.save()
-    return row
+    return _save_scores(row, actor, scores, comment, side="self", status=EntryStatus.SELF_SUBMITTED)
 
 
 @transaction.atomic
@@ -755,16 +763,7 @@ def entry_review(
         if row.assessment.status != AssessmentStatus.OPEN:
             raise ValidationError(_("考核未在进行中，不能审核"))
         raise ValidationError(_("该单位尚未自评，自评截止日期过后方可直接审核"))
-    clean = _hand_scores(row, scores, field_name="review")
-    comment = _check_comment(comment, "review_comment")
-    for item_id, (_item, value) in clean.items():
-        AssessmentScore.objects.update_or_create(entry=row, item_id=item_id, defaults={"review_score": value})
-    row.review_comment = comment
-    row.status = EntryStatus.REVIEWED
-    row.reviewed_at = timezone.now()
-    row.reviewed_by = actor
-    row.save()
-    return row
+    return _save_scores(row, actor, scores, comment, side="review", status=EntryStatus.REVIEWED)
 
 
 @transaction.atomic
