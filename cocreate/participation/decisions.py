@@ -189,6 +189,13 @@ def step_record(
     if kind in NOTICE_STEPS and not notes:
         message = _("请填写决议内容（将公示）") if kind == StepKind.DISCLOSURE else _("请填写实施结果（将公示）")
         raise ValidationError({"notes": message})
+    if kind in NOTICE_STEPS and notices.period_end(done_on, notice_days) < today:
+        raise ValidationError(
+            {
+                "done_on": _("按此日期，%(days)d天的公示期已于%(end)s结束；公开步骤的日期即公示开始日期")
+                % {"days": notice_days, "end": f"{notices.period_end(done_on, notice_days):%Y-%m-%d}"}
+            }
+        )
     if attendance is None and vote is not None:
         attendance = int(vote.result.get("participants", 0))
     step = DecisionStep(
