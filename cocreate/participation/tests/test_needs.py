@@ -235,7 +235,7 @@ def test_declined_and_merged_needs_cannot_be_seconded(c: Community) -> None:
     for need in (declined, merged):
         with pytest.raises(ValidationError):
             needs.need_second(actor=c.neighbours[0], need=need)
-        assert not NeedSupport.objects.filter(need=need, person_id=c.neighbours[0].person_id).exists()
+        assert not NeedSupport.objects.filter(need=need, person=c.neighbours[0].person).exists()
 
 
 # --- Merging ------------------------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def test_staff_screen_needs_onto_a_new_problem(c: Community) -> None:
         assert "村口照明" in need.status_reason
     row = needs.problem_detail(user=c.staff(), pk=problem.pk)
     assert row.need_count == 2  # type: ignore[attr-defined]
-    assert row.supporter_total == 2  # type: ignore[attr-defined]  (n1 once, n2)
+    assert row.supporter_total == 2  # type: ignore[attr-defined]
 
 
 def test_staff_screen_onto_an_existing_problem(c: Community) -> None:
