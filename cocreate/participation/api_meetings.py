@@ -6,8 +6,6 @@ forbidden both 404), lists come from ``selectors_meetings`` (scoped), writes cal
 (a resident sees their own line); comment authors are masked (张*) for everyone else.
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
