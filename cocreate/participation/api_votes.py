@@ -218,7 +218,7 @@ class EstateOut(Schema):
 
     @staticmethod
     def resolve_total_area(obj: Estate) -> str:
-        return str(getattr(obj, "total_area", None) or Decimal("0"))
+        return str(Decimal(getattr(obj, "total_area", None) or 0).quantize(Decimal("0.01")))
 
 
 class UnitOut(Schema):
@@ -428,9 +428,7 @@ def estate_create(request: HttpRequest, payload: EstateIn) -> Status:
     return Status(201, estates.estate_list(user=request_user(request)).get(pk=estate.pk))
 
 
-@router.post(
-    "/estates/{id}/units", response={201: UnitOut, **WRITE_ERRORS}, tags=["estates"], summary="登记房屋及业主"
-)
+@router.post("/estates/{id}/units", response={201: UnitOut, **WRITE_ERRORS}, tags=["estates"], summary="登记房屋及业主")
 def unit_create(request: HttpRequest, id: Id, payload: UnitIn) -> Status:
     estate = get_visible(Estate.objects.select_related("region"), request, id)
     owner = get_visible(Person, request, payload.owner_id, "owner_id")

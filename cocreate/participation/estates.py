@@ -94,6 +94,11 @@ def estate_create(*, actor: Any, region: Region, name: str, address: str = "") -
     return estate
 
 
+def _area(value: Decimal) -> Decimal:
+    """Square metres to the hundredth, as stored (the forms and the API allow no finer)."""
+    return Decimal(value).quantize(Decimal("0.01"))
+
+
 def _check_unit(unit: PropertyUnit) -> None:
     errors: dict[str, str] = {}
     if not unit.number:
@@ -113,7 +118,7 @@ def _check_unit(unit: PropertyUnit) -> None:
 @transaction.atomic
 def unit_create(*, actor: Any, estate: Estate, number: str, area: Decimal, owner: Person) -> PropertyUnit:
     """Records an owner's unit and its floor area."""
-    unit = PropertyUnit(estate=estate, region=estate.region, number=number.strip(), area=area, owner=owner)
+    unit = PropertyUnit(estate=estate, region=estate.region, number=number.strip(), area=_area(area), owner=owner)
     require(actor, access.CREATE, unit)
     _check_unit(unit)
     save_or_conflict(unit)
@@ -124,7 +129,7 @@ def unit_create(*, actor: Any, estate: Estate, number: str, area: Decimal, owner
 def unit_update(*, actor: Any, unit: PropertyUnit, number: str, area: Decimal, owner: Person) -> PropertyUnit:
     """Corrects a unit's number, area or owner (rolls of votes already opened stay as frozen)."""
     require(actor, access.CHANGE, unit)
-    unit.number, unit.area, unit.owner = number.strip(), area, owner
+    unit.number, unit.area, unit.owner = number.strip(), _area(area), owner
     _check_unit(unit)
     save_or_conflict(unit)
     return unit
