@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from cocreate.core import access
@@ -41,23 +41,26 @@ def vote_detail(*, user: Any, pk: Any) -> Vote:
     return access.get_visible_or_404(Vote.objects.select_related("region", "rule", "estate"), user, pk=pk)
 
 
-def _own_lines(user: Any) -> Q:
+def _own_lines(user: Any, prefix: str = "") -> Q:
     scope = access.scope_of(user)
     q = Q(pk__in=[])
     if scope.person_id:
-        q |= Q(person_id=scope.person_id)
+        q |= Q(**{f"{prefix}person_id": scope.person_id})
     if scope.household_id:
-        q |= Q(household_id=scope.household_id)
+        q |= Q(**{f"{prefix}household_id": scope.household_id})
     return q
 
 
 def my_votes(*, user: Any) -> QuerySet[Vote]:
-    """Opened votes the user is on the roll of (in person or through their household), open first."""
+    """Opened votes the user is on the roll of (in person or through their household), open first,
+    each with ``my_choice`` and ``my_cast_at`` of the line's ballot (None before it is cast)."""
     lines = Voter.objects.filter(_own_lines(user), vote=OuterRef("pk"))
+    ballots = Ballot.objects.filter(_own_lines(user, "voter__"), vote=OuterRef("pk")).order_by("pk")
     return (
         Vote.objects.visible_to(user)
         .exclude(status=VoteStatus.DRAFT)
         .filter(Exists(lines))
+        .annotate(my_choice=Subquery(ballots.values("choice")[:1]), my_cast_at=Subquery(ballots.values("cast_at")[:1]))
         .select_related("region", "rule")
         .order_by("-status", "-opens_at", "-id")  # "open" > "closed": descending lists the open ones first
     )

@@ -287,7 +287,8 @@ def vote_paper(request: HttpRequest, pk: int) -> HttpResponse:
 def vote_mine(request: HttpRequest) -> HttpResponse:
     """我的表决: the opened votes the resident is on the roll of, with their own ballot if cast."""
     page = paginate(request, selectors_votes.my_votes(user=request.user))
-    rows = [(vote, selectors_votes.my_ballot(user=request.user, vote=vote)) for vote in page.object_list]
+    labels = dict(Choice.choices)
+    rows = [(vote, labels.get(vote.my_choice, "")) for vote in page.object_list]
     return render(request, "participation/vote_mine.html", {"page": page, "rows": rows})
 
 

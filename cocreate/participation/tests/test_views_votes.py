@@ -263,6 +263,7 @@ def test_resident_on_the_roll_votes_with_a_confirmation(world: World, village_vo
     other = client.post(url("vote_ballot", village_vote.pk), {"choice": "disagree", "confirm": "1"})
     assert other.status_code == 400 and "不能重复表决" in other.content.decode()
     assert list(Ballot.objects.filter(vote=village_vote).values_list("pk", "choice")) == [(ballot.pk, "agree")]
+    assert "已表决：同意" in client.get(url("vote_mine")).content.decode()
 
 
 def test_resident_not_on_the_roll_cannot_vote(world: World, village_vote: Vote) -> None:
