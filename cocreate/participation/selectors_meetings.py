@@ -116,6 +116,14 @@ def meeting_participants(*, user: Any, meeting: Meeting) -> QuerySet[MeetingPart
     )
 
 
+def my_invitation(*, user: Any, meeting: Meeting) -> MeetingParticipant | None:
+    """The user's own line on the invitation list, if they were invited."""
+    person_id = getattr(user, "person_id", None)
+    if not person_id:
+        return None
+    return meeting.participants.filter(person_id=person_id).first()
+
+
 def participant_counts(meeting: Meeting) -> tuple[int, int]:
     """(invited, present): figures anyone who sees the meeting may see, without names."""
     row = meeting.participants.aggregate(invited=Count("id"), present=Count("id", filter=Q(present=True)))

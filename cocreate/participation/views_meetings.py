@@ -250,7 +250,7 @@ def _resident_context(
         "comments_open": selectors_meetings.comment_open(meeting),
         "invited": invited,
         "present": present,
-        "mine": selectors_meetings.meeting_participants(user=user, meeting=meeting).first(),
+        "mine": selectors_meetings.my_invitation(user=user, meeting=meeting),
         "form_item": form_item,
         "comment_form": form,
         "max_length": COMMENT_MAX,

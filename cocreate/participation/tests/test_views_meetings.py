@@ -416,3 +416,12 @@ def test_sending_into_a_plan_is_refused_out_of_scope(world: World, who: str | No
     assert response.status_code == {Role.RESIDENT: 403, "outside_staff": 404, None: 302}[who]
     line.refresh_from_db()
     assert line.plan_task_id is None
+
+
+def test_staff_who_do_not_run_the_meeting_get_the_read_page(world: World) -> None:
+    """An inspector of the county sees the meeting as residents do: no working forms, no invitation of theirs."""
+    response = login(world.user(Role.INSPECTOR)).get(url("meeting_detail", rec(world, "meeting").pk))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "村道修补方案" in body and "您在受邀名单中" not in body
+    assert url("meeting_record", rec(world, "meeting").pk) not in body and 'name="text"' not in body
