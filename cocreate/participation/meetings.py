@@ -191,6 +191,8 @@ def _check_source(
         if vote.region_id != region.pk and not _in_region(region, vote.region):
             raise ValidationError({"vote": _("该表决不属于本社区")})
     if decision is not None:
+        if decision.region_id != region.pk and not _in_region(region, decision.region):
+            raise ValidationError({"decision": _("该事项不属于本社区")})
         if decision.status != DecisionStatus.COMPLETED and not decision.steps.filter(kind="resolution").exists():
             raise ValidationError({"decision": _("该事项尚未形成决议")})
         if decision.status == DecisionStatus.REJECTED:
