@@ -74,14 +74,20 @@ def _attach(tasks: list[Task], name: str, rows: QuerySet[Any]) -> None:
         setattr(task, "_prefetched_objects_cache", {**getattr(task, "_prefetched_objects_cache", {}), name: cached})  # noqa: B010
 
 
-def _with_status(tasks: QuerySet[Task], today: date, *, plan: Plan | None = None) -> list[tuple[Task, TaskStatus]]:
-    """Evaluates ``tasks`` with their milestones and units attached, and each one's light."""
+def _with_status(
+    tasks: QuerySet[Task] | list[Task], today: date, *, plan: Plan | None = None
+) -> list[tuple[Task, TaskStatus]]:
+    """Evaluates ``tasks`` with their milestones and units attached, and each one's light.
+
+    A queryset is read once and its rows' related rows are found through it as a subquery; a
+    list (a page of rows) finds them by its ids.
+    """
     rows = list(tasks)
     if plan is not None:
         for task in rows:
             task._state.fields_cache["plan"] = plan
     if rows:
-        ids = tasks.values("pk")
+        ids: Any = tasks.values("pk") if isinstance(tasks, QuerySet) else [task.pk for task in rows]
         _attach(rows, "milestones", Milestone.objects.filter(task_id__in=ids).order_by("task_id", "due_on"))
         _attach(
             rows,
@@ -89,6 +95,11 @@ def _with_status(tasks: QuerySet[Task], today: date, *, plan: Plan | None = None
             TaskUnit.objects.filter(task_id__in=ids).select_related("unit").order_by("task_id", "role", "order"),
         )
     return [(task, task_light(task, today)) for task in rows]
+
+
+def with_lights(*, tasks: list[Task], plan: Plan, today: date | None = None) -> list[tuple[Task, TaskStatus]]:
+    """A page of one plan's tasks (already scoped) with their units, milestones and lights: two queries."""
+    return _with_status(tasks, _today(today), plan=plan)
 
 
 def _task_list_qs(user: Any) -> QuerySet[Task]:
@@ -107,6 +118,20 @@ def plan_list(*, user: Any, search: str = "", status: str = "") -> QuerySet[Plan
     return plans.order_by("-starts_on", "-id")
 
 
+def _plan_rows(
+    *, user: Any, plan: Plan, unit: Unit | None, phase: Phase | None, light: str | None, day: date
+) -> QuerySet[Task]:
+    """The plan's visible tasks that match the filters, at any depth (a light is the task's own)."""
+    tasks = Task.objects.visible_to(user).filter(plan=plan)
+    if unit is not None:
+        tasks = tasks.filter(pk__in=TaskUnit.objects.filter(unit=unit).values("task_id"))
+    if phase is not None:
+        tasks = tasks.filter(phase=phase)
+    if light:
+        tasks = tasks.alias(light=light_sql(day)).filter(light=light)
+    return tasks
+
+
 def plan_tasks(
     *,
     user: Any,
@@ -119,15 +144,90 @@ def plan_tasks(
     """A plan's visible tasks with their lights, each fanned-out task followed by its children."""
     day = _today(today)
     # Every row shares the one plan: attach it instead of joining and building it per row.
-    tasks = Task.objects.visible_to(user).filter(plan=plan).select_related("phase", "region")
-    if unit is not None:
-        tasks = tasks.filter(pk__in=TaskUnit.objects.filter(unit=unit).values("task_id"))
-    if phase is not None:
-        tasks = tasks.filter(phase=phase)
-    if light:
-        tasks = tasks.alias(light=light_sql(day)).filter(light=light)
-    tasks = tasks.order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
+    tasks = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
+    tasks = tasks.select_related("phase", "region").order_by(
+        Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id"
+    )
     return _with_status(tasks, day, plan=plan)
+
+
+def plan_top_tasks(
+    *,
+    user: Any,
+    plan: Plan,
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+) -> QuerySet[Task]:
+    """The rows of the plan page, unevaluated so the page can paginate them in SQL.
+
+    The filtered rows (:func:`plan_tasks`) without the children of a fanned-out task that is
+    itself shown: those are counted by light (:func:`plan_light_counts`) and listed on demand
+    (:func:`task_children`). A child whose parent is not shown (filtered out, or outside the
+    user's scope) stands on its own, next to where its parent would be.
+    """
+    day = _today(today)
+    rows = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
+    top = rows.filter(Q(parent__isnull=True) | ~Q(parent_id__in=rows.values("pk")))
+    return top.select_related("phase", "region").order_by(
+        Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id"
+    )
+
+
+def plan_light_counts(
+    *,
+    user: Any,
+    plan: Plan,
+    parents: list[int],
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """Lights of the filtered tasks that carry work: for the whole plan, and under each of ``parents``.
+
+    One grouped query (by parent and light, computed in SQL like the dashboard), whatever the
+    number of villages or tasks. A fanned-out task is counted through its children, as on the
+    dashboard; ``parents`` are the fanned-out tasks shown on a page, whose children are counted
+    by light beside them.
+    """
+    day = _today(today)
+    rows = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
+    grouped = (
+        rows.filter(fans_out=False)
+        .annotate(row_light=light_sql(day))
+        .values("parent_id", "row_light")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    wanted = set(parents)
+    totals = dict.fromkeys(LIGHT_ORDER, 0)
+    by_parent: dict[int, dict[str, int]] = {pk: dict.fromkeys(LIGHT_ORDER, 0) for pk in parents}
+    for row in grouped:
+        totals[row["row_light"]] += row["n"]
+        if row["parent_id"] in wanted:
+            by_parent[row["parent_id"]][row["row_light"]] += row["n"]
+    return totals, by_parent
+
+
+def task_children(
+    *,
+    user: Any,
+    parent: Task,
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+) -> QuerySet[Task]:
+    """The visible children of a fanned-out task that match the plan page's filters, by village.
+
+    Unevaluated, so the caller paginates in SQL and then adds the lights of one page
+    (:func:`with_lights`).
+    """
+    day = _today(today)
+    rows = _plan_rows(user=user, plan=parent.plan, unit=unit, phase=phase, light=light, day=day)
+    return rows.filter(parent=parent).select_related("phase", "region").order_by("region__path", "id")
 
 
 def task_detail(*, user: Any, pk: Any) -> Task:
