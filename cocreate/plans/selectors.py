@@ -151,7 +151,7 @@ def plan_tasks(
     return _with_status(tasks, day, plan=plan)
 
 
-def plan_top_tasks(
+def plan_overview(
     *,
     user: Any,
     plan: Plan,
@@ -159,41 +159,43 @@ def plan_top_tasks(
     phase: Phase | None = None,
     light: str | None = None,
     today: date | None = None,
-) -> QuerySet[Task]:
-    """The rows of the plan page, unevaluated so the page can paginate them in SQL.
+    cached: bool | None = None,
+) -> dict[str, Any]:
+    """What the plan page shows around a page of rows, in three queries whatever the plan's size.
 
-    The filtered rows (:func:`plan_tasks`) without the children of a fanned-out task that is
-    itself shown: those are counted by light (:func:`plan_light_counts`) and listed on demand
-    (:func:`task_children`). A child whose parent is not shown (filtered out, or outside the
-    user's scope) stands on its own, next to where its parent would be.
+    * ``top``: ids of the page's rows in order: the filtered rows (:func:`plan_tasks`) without
+      the children of a fanned-out task that is itself shown, which are counted by light here
+      and listed on demand (:func:`task_children`). A child whose parent is not shown (filtered
+      out, or outside the user's scope) stands on its own, next to where its parent would be.
+    * ``counts``: lights of the filtered tasks that carry work (a fanned-out task counts
+      through its children, as on the dashboard), computed and grouped in SQL;
+      ``children``: the same by fanned-out parent (parent id → light → count).
+    * ``units``: (id, name) of the visible units in the plan's matrix, for the unit filter.
+
+    Cached like :func:`dashboard` (scope, plan, filters, day, data version), so any task or
+    plan change shows at once; ``key`` is that cache key (None uncached), for the page to cache
+    what it renders from the figures under it too.
     """
     day = _today(today)
+    if not _use_cache(cached):
+        return {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": None}
+    key = _cache_key("plan", user, plan.pk, unit.pk if unit else None, phase.pk if phase else None, light, day)
+    data = cache.get(key)
+    if data is None:
+        data = {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": key}
+        cache.set(key, data, DASHBOARD_CACHE_SECONDS)
+    return data
+
+
+def _plan_overview(
+    *, user: Any, plan: Plan, unit: Unit | None, phase: Phase | None, light: str | None, day: date
+) -> dict[str, Any]:
     rows = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
-    top = rows.filter(Q(parent__isnull=True) | ~Q(parent_id__in=rows.values("pk")))
-    return top.select_related("phase", "region").order_by(
-        Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id"
+    top = list(
+        rows.filter(Q(parent__isnull=True) | ~Q(parent_id__in=rows.values("pk")))
+        .order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
+        .values_list("pk", flat=True)
     )
-
-
-def plan_light_counts(
-    *,
-    user: Any,
-    plan: Plan,
-    parents: list[int],
-    unit: Unit | None = None,
-    phase: Phase | None = None,
-    light: str | None = None,
-    today: date | None = None,
-) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
-    """Lights of the filtered tasks that carry work: for the whole plan, and under each of ``parents``.
-
-    One grouped query (by parent and light, computed in SQL like the dashboard), whatever the
-    number of villages or tasks. A fanned-out task is counted through its children, as on the
-    dashboard; ``parents`` are the fanned-out tasks shown on a page, whose children are counted
-    by light beside them.
-    """
-    day = _today(today)
-    rows = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
     grouped = (
         rows.filter(fans_out=False)
         .annotate(row_light=light_sql(day))
@@ -201,14 +203,27 @@ def plan_light_counts(
         .annotate(n=Count("id"))
         .order_by()
     )
-    wanted = set(parents)
-    totals = dict.fromkeys(LIGHT_ORDER, 0)
-    by_parent: dict[int, dict[str, int]] = {pk: dict.fromkeys(LIGHT_ORDER, 0) for pk in parents}
+    counts = dict.fromkeys(LIGHT_ORDER, 0)
+    children: dict[int, dict[str, int]] = {}
     for row in grouped:
-        totals[row["row_light"]] += row["n"]
-        if row["parent_id"] in wanted:
-            by_parent[row["parent_id"]][row["row_light"]] += row["n"]
-    return totals, by_parent
+        counts[row["row_light"]] += row["n"]
+        if row["parent_id"] is not None:
+            children.setdefault(row["parent_id"], dict.fromkeys(LIGHT_ORDER, 0))[row["row_light"]] += row["n"]
+    units = list(
+        Unit.objects.visible_to(user)
+        .filter(pk__in=TaskUnit.objects.filter(task__plan=plan).values("unit_id"))
+        .order_by("region__path", "name")
+        .values_list("pk", "name")
+    )
+    return {"top": top, "counts": counts, "children": children, "units": units}
+
+
+def plan_rows(*, user: Any, plan: Plan, ids: list[int], today: date | None = None) -> list[tuple[Task, TaskStatus]]:
+    """The plan's visible tasks ``ids`` (a page of :func:`plan_overview`'s ``top``), in that order,
+    with their units, milestones and lights: three queries."""
+    tasks = Task.objects.visible_to(user).filter(plan=plan, pk__in=ids).select_related("phase", "region")
+    by_id = {task.pk: task for task in tasks}
+    return _with_status([by_id[pk] for pk in ids if pk in by_id], _today(today), plan=plan)
 
 
 def task_children(
@@ -275,7 +290,28 @@ def _data_version() -> tuple[Any, Any]:
     return task_version, plan_version
 
 
-def dashboard(*, user: Any, region: Region, today: date | None = None, cached: bool | None = None) -> dict[str, Any]:
+def _use_cache(cached: bool | None) -> bool:
+    return (not settings.TESTING) if cached is None else cached
+
+
+def _cache_key(kind: str, user: Any, *parts: Any) -> str:
+    """A cache key under the user's scope, ``parts`` and the data version (two index reads)."""
+    scope = access.scope_of(user)
+    identity = repr((scope.is_superuser, sorted(scope.staff_paths), *parts, _data_version()))
+    return f"plans:{kind}:" + hashlib.sha256(identity.encode()).hexdigest()
+
+
+def dashboard_key(*, user: Any, region: Region, today: date | None = None, cached: bool | None = None) -> str | None:
+    """The key :func:`dashboard` caches this user's, region's and day's figures under, or None when
+    not caching; the page caches what it renders under it too. Two index reads (the data version)."""
+    if not _use_cache(cached):
+        return None
+    return _cache_key("dashboard", user, region.pk, region.path, _today(today))
+
+
+def dashboard(
+    *, user: Any, region: Region, today: date | None = None, cached: bool | None = None, key: str | None = None
+) -> dict[str, Any]:
     """Lights by responsible unit, totals, the overdue list and completions by month for a region.
 
     Counts the tasks that carry work (a fanned-out parent is counted through its children) of
@@ -284,16 +320,14 @@ def dashboard(*, user: Any, region: Region, today: date | None = None, cached: b
     big tables are scanned twice (by light, and by unit and light).
 
     The result is cached (``cached``; default on outside the tests) under the user's scope, the
-    region, the day and the data version, so a report or any task or plan change shows at once,
-    while a county dashboard opened by many people is computed once per change.
+    region, the day and the data version (:func:`dashboard_key`, or ``key`` when the caller has
+    it already), so a report or any task or plan change shows at once, while a county
+    dashboard opened by many people is computed once per change.
     """
     day = _today(today)
-    use_cache = (not settings.TESTING) if cached is None else cached
-    if not use_cache:
+    key = key or dashboard_key(user=user, region=region, today=day, cached=cached)
+    if key is None:
         return _dashboard(user=user, region=region, day=day)
-    scope = access.scope_of(user)
-    identity = repr((scope.is_superuser, sorted(scope.staff_paths), region.pk, region.path, day, _data_version()))
-    key = "plans:dashboard:" + hashlib.sha256(identity.encode()).hexdigest()
     data = cache.get(key)
     if data is None:
         data = _dashboard(user=user, region=region, day=day)

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import content_disposition_header, urlencode
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -120,6 +124,33 @@ def _filter_query(filters: dict[str, Any]) -> str:
     return f"?{query}" if query else ""
 
 
+def _cached_html(key: str | None, render: Callable[[], str]) -> str:
+    """``render()``, kept under ``key`` (a selector's cache key, which holds the data version)."""
+    if key is None:
+        return render()
+    html = cache.get(key)
+    if html is None:
+        html = render()
+        cache.set(key, html, selectors.DASHBOARD_CACHE_SECONDS)
+    return cast(str, html)  # a SafeString, as rendered
+
+
+def _plan_rows_html(
+    user: Any, plan: Plan, overview: dict[str, Any], ids: list[int], filter_query: str, today: date
+) -> str:
+    """A page of the plan page's rows; a fanned-out task shows its village rows counted by light."""
+    nodes = [
+        {
+            "task": task,
+            "status": status,
+            "children": sum(overview["children"].get(task.pk, {}).values()) if task.fans_out else 0,
+            "child_counts": _light_cells(overview["children"].get(task.pk, {})) if task.fans_out else [],
+        }
+        for task, status in selectors.plan_rows(user=user, plan=plan, ids=ids, today=today)
+    ]
+    return render_to_string("plans/_plan_rows.html", {"nodes": nodes, "filter_query": filter_query})
+
+
 @staff_required
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
@@ -129,40 +160,40 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     filters = _task_filters(request, phases)
     # Top-level rows a page at a time; a fanned-out task's village rows are counted by light here
     # and loaded on demand (task_children), so the page does not grow with the villages.
-    page = paginate(request, selectors.plan_top_tasks(user=user, plan=plan, today=today, **filters))
-    rows = selectors.with_lights(tasks=list(page.object_list), plan=plan, today=today)
-    parents = [task.pk for task, _status in rows if task.fans_out]
-    totals, by_parent = selectors.plan_light_counts(user=user, plan=plan, parents=parents, today=today, **filters)
-    page.object_list = [
-        {
-            "task": task,
-            "status": status,
-            "children": sum(by_parent[task.pk].values()) if task.fans_out else 0,
-            "child_counts": _light_cells(by_parent[task.pk]) if task.fans_out else [],
-        }
-        for task, status in rows
-    ]
-    # The unit filter offers the units that appear in this plan's matrix.
-    units = (
-        Unit.objects.visible_to(user)
-        .filter(task_roles__task__plan=plan)
-        .distinct()
-        .select_related("region")
-        .order_by("region__path", "name")
+    overview = selectors.plan_overview(user=user, plan=plan, today=today, **filters)
+    page = paginate(request, overview["top"])
+    filter_query = _filter_query(filters)
+    # A page's rows are the same for everyone with this scope and filters until the data changes:
+    # rendered once under the overview's cache key (which holds the scope, filters, day and data version).
+    rows_html = _cached_html(
+        f"{overview['key']}:rows:{page.number}:{get_language()}" if overview["key"] else None,
+        lambda: _plan_rows_html(user, plan, overview, list(page.object_list), filter_query, today),
     )
     context = {
         "plan": plan,
         "phases": phases,
         "phase": filters["phase"],
-        "units": units,
+        # The unit filter offers the units that appear in this plan's matrix (a county plan's
+        # 200 village committees: joined once per data version, like the rows).
+        "unit_options": _cached_html(
+            f"{overview['key']}:units:{get_language()}" if overview["key"] else None,
+            lambda: format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (pk, " selected" if filters["unit"] and pk == filters["unit"].pk else "", name)
+                    for pk, name in overview["units"]
+                ),
+            ),
+        ),
         "unit": filters["unit"],
         "light": filters["light"] or "",
         "lights": Light.choices,
         "page": page,
         # Like the dashboard, count the tasks that carry work: a fanned-out parent counts through its children.
-        "counts": _light_cells(totals),
+        "counts": _light_cells(overview["counts"]),
         "filtered": any(filters.values()),
-        "filter_query": _filter_query(filters),
+        "rows_html": rows_html,
         "can_change": access.can(user, access.CHANGE, plan),
         "tab": "detail",
         # The plan's original document (红头文件) and other files hang on the plan as evidence.
@@ -514,8 +545,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     region = access.get_visible_or_404(Region, user, pk=region_id) if region_id else _default_region(user)
     if region is None:
         raise Http404("not found")
-    data = selectors.dashboard(user=user, region=region, today=_today())
+    today = _today()
     children = Region.objects.visible_to(user).filter(parent=region, is_active=True).order_by("path")
+    # The body is the same for everyone with this scope, region, day and data version: rendered
+    # once under the selector's cache key, a cached request reads the session, the scope and the
+    # version only (a rendered county table of 200 units costs tens of milliseconds).
+    key = selectors.dashboard_key(user=user, region=region, today=today)
+    body = _cached_html(
+        f"{key}:body:{get_language()}" if key else None,
+        lambda: render_to_string(
+            "plans/_dashboard_body.html",
+            _dashboard_context(selectors.dashboard(user=user, region=region, today=today, key=key)),
+        ),
+    )
+    context = {"region": region, "children": children, "body": body}
+    return render(request, "plans/dashboard.html", context)
+
+
+def _dashboard_context(data: dict[str, Any]) -> dict[str, Any]:
+    """What the dashboard's body shows, from the selector's figures."""
     # Cells in light order, prepared once here: a template loop over lights inside a loop over
     # the counts cost ~7,000 iterations for 200 units (bench/plans_dashboard).
     order = [value for value, _label in Light.choices]
@@ -523,17 +571,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {**row, "cells": [(value, row["counts"].get(value, 0)) for value in order]} for row in data.get("units", [])
     ]
     totals = data.get("totals", {}).get("counts", {})
-    context = {
-        "region": region,
+    return {
         "data": data,
         "unit_rows": unit_rows,
         "total_cells": [(value, label, totals.get(value, 0)) for value, label in Light.choices],
         "total_red": totals.get(Light.RED, 0),
-        "children": children,
         "lights": Light.choices,
         "chart": _dashboard_chart(data),
     }
-    return render(request, "plans/dashboard.html", context)
 
 
 def _dashboard_chart(data: dict[str, Any]) -> dict[str, Any]:

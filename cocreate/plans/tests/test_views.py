@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -182,6 +183,37 @@ def test_light_filter_shows_a_village_row_whose_parent_has_another_light(client:
     # The finished village task stands on its own row (with its village named), its parent is not shown.
     assert f'data-task="{child.pk}"' in text and f'data-task="{parent.pk}"' not in text
     assert "甲村" in text[text.index(f'data-task="{child.pk}"') :]
+
+
+def _child_counts(text: str, parent: Task) -> list[tuple[str, str]]:
+    start = text.index("cc-child-counts", text.index(f'<tr data-task="{parent.pk}"'))
+    return re.findall(r'data-light="([a-z_]+)"[^>]*>[^<]*</span>\s*(\d+)<', text[start : text.index("</div>", start)])
+
+
+def test_cached_plan_page_and_dashboard_show_a_report_at_once(client: Client, world: World, settings: Any) -> None:
+    settings.TESTING = False  # cache the figures and the rendered rows as in production
+    cache.clear()
+    parent, child = rec(world, "parent_task"), rec(world, "child_task")
+    committee = world.units["village_committee"]
+    login(client, world.user(Role.TOWN_STAFF))
+    plan_url = reverse("plans:plan_detail", args=[parent.plan_id])
+    dashboard_url = reverse("plans:dashboard") + f"?region={world.regions['town_a'].pk}"
+    before = light_of(child)
+    assert before != Light.DONE
+    for _ in range(2):  # computed, then from the cache
+        assert _child_counts(ok(client.get(plan_url)), parent) == [(before, "1")]
+        dashboard = ok(client.get(dashboard_url))
+        assert re.search(rf'<tr data-unit="{committee.pk}">.*?data-light="done">·<', dashboard, re.S)
+    with_unit = ok(client.get(plan_url, {"unit": committee.pk}))
+    assert f'<option value="{committee.pk}" selected>' in with_unit
+    assert f'<option value="{committee.pk}">' in ok(client.get(plan_url))
+    services.report_submit(
+        actor=world.user(Role.VILLAGE_STAFF), task=child, unit=committee, kind="percent", percent=Decimal(100)
+    )
+    assert _child_counts(ok(client.get(plan_url)), parent) == [(Light.DONE, "1")]
+    dashboard = ok(client.get(dashboard_url))
+    assert re.search(rf'<tr data-unit="{committee.pk}">.*?data-light="done">1<', dashboard, re.S)
+    assert f'data-light="{Light.DONE}"' in ok(client.get(reverse("plans:task_children", args=[parent.pk])))
 
 
 # --- Plans, phases and tasks through the forms -------------------------------------------------------
