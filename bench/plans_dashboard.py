@@ -40,6 +40,7 @@ VILLAGES_PER_TOWN = 20
 COUNTY_DEPARTMENTS = ["住建局", "民政局", "教育局", "农业农村局", "财政局", "城市管理执法局", "生态环境分局"]
 TOWN_OFFICES = ["党政办", "党群办", "经发办", "规建环办", "社会事务办", "社区事务服务中心", "城市管理服务中心"]
 LEADER_PHONE = "19800000001"
+TARGET_PAGES = ("dashboard", "plan")
 
 
 @dataclass
@@ -318,7 +319,9 @@ def _pages(world: World) -> dict[str, str] | None:
         plan = reverse("plans:plan_detail", kwargs={"pk": world.plan_id})
     except NoReverseMatch:
         return None
-    return {"dashboard": dashboard, "plan": plan}
+    # The home page (我的待办) is measured as a reference, not a target: the same middleware,
+    # session and base template with almost no data, i.e. what any signed-in page costs here.
+    return {"dashboard": dashboard, "plan": plan, "home": reverse("core:home")}
 
 
 def _in_process(paths: dict[str, str], cookie: str) -> dict[str, Any]:
@@ -478,9 +481,10 @@ def main(argv: list[str] | None = None) -> None:
                         figures[f"{page}_p99_ms"] = result["p99_ms"]
                         figures[f"{page}_errors"] = result["errors"]
                         figures[f"{page}_ratio"] = round(result["rps"] / floor["rps"], 4) if floor["rps"] else 0.0
-                        targets[f"{page}_p95_ms"] = {"max": args.max_p95_ms}
-                        targets[f"{page}_ratio"] = {"min": args.min_ratio}
                         targets[f"{page}_errors"] = {"max": 0}
+                        if page in TARGET_PAGES:
+                            targets[f"{page}_p95_ms"] = {"max": args.max_p95_ms}
+                            targets[f"{page}_ratio"] = {"min": args.min_ratio}
                 figures["paths"] = paths
                 figures["tool"] = floor["tool"]
         finally:

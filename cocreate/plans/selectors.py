@@ -74,14 +74,20 @@ def _attach(tasks: list[Task], name: str, rows: QuerySet[Any]) -> None:
         setattr(task, "_prefetched_objects_cache", {**getattr(task, "_prefetched_objects_cache", {}), name: cached})  # noqa: B010
 
 
-def _with_status(tasks: QuerySet[Task], today: date, *, plan: Plan | None = None) -> list[tuple[Task, TaskStatus]]:
-    """Evaluates ``tasks`` with their milestones and units attached, and each one's light."""
+def _with_status(
+    tasks: QuerySet[Task] | list[Task], today: date, *, plan: Plan | None = None
+) -> list[tuple[Task, TaskStatus]]:
+    """Evaluates ``tasks`` with their milestones and units attached, and each one's light.
+
+    A queryset is read once and its rows' related rows are found through it as a subquery; a
+    list (a page of rows) finds them by its ids.
+    """
     rows = list(tasks)
     if plan is not None:
         for task in rows:
             task._state.fields_cache["plan"] = plan
     if rows:
-        ids = tasks.values("pk")
+        ids: Any = tasks.values("pk") if isinstance(tasks, QuerySet) else [task.pk for task in rows]
         _attach(rows, "milestones", Milestone.objects.filter(task_id__in=ids).order_by("task_id", "due_on"))
         _attach(
             rows,
@@ -89,6 +95,11 @@ def _with_status(tasks: QuerySet[Task], today: date, *, plan: Plan | None = None
             TaskUnit.objects.filter(task_id__in=ids).select_related("unit").order_by("task_id", "role", "order"),
         )
     return [(task, task_light(task, today)) for task in rows]
+
+
+def with_lights(*, tasks: list[Task], plan: Plan, today: date | None = None) -> list[tuple[Task, TaskStatus]]:
+    """A page of one plan's tasks (already scoped) with their units, milestones and lights: two queries."""
+    return _with_status(tasks, _today(today), plan=plan)
 
 
 def _task_list_qs(user: Any) -> QuerySet[Task]:
@@ -107,6 +118,20 @@ def plan_list(*, user: Any, search: str = "", status: str = "") -> QuerySet[Plan
     return plans.order_by("-starts_on", "-id")
 
 
+def _plan_rows(
+    *, user: Any, plan: Plan, unit: Unit | None, phase: Phase | None, light: str | None, day: date
+) -> QuerySet[Task]:
+    """The plan's visible tasks that match the filters, at any depth (a light is the task's own)."""
+    tasks = Task.objects.visible_to(user).filter(plan=plan)
+    if unit is not None:
+        tasks = tasks.filter(pk__in=TaskUnit.objects.filter(unit=unit).values("task_id"))
+    if phase is not None:
+        tasks = tasks.filter(phase=phase)
+    if light:
+        tasks = tasks.alias(light=light_sql(day)).filter(light=light)
+    return tasks
+
+
 def plan_tasks(
     *,
     user: Any,
@@ -119,14 +144,10 @@ def plan_tasks(
     """A plan's visible tasks with their lights, each fanned-out task followed by its children."""
     day = _today(today)
     # Every row shares the one plan: attach it instead of joining and building it per row.
-    tasks = Task.objects.visible_to(user).filter(plan=plan).select_related("phase", "region")
-    if unit is not None:
-        tasks = tasks.filter(pk__in=TaskUnit.objects.filter(unit=unit).values("task_id"))
-    if phase is not None:
-        tasks = tasks.filter(phase=phase)
-    if light:
-        tasks = tasks.alias(light=light_sql(day)).filter(light=light)
-    tasks = tasks.order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
+    tasks = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
+    tasks = tasks.select_related("phase", "region").order_by(
+        Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id"
+    )
     return _with_status(tasks, day, plan=plan)
 
 
@@ -143,6 +164,100 @@ def assignable_people(user: Any) -> QuerySet[User]:
     return (
         User.objects.filter(is_active=True, person__in=people).select_related("person").order_by("display_name", "id")
     )
+
+
+def plan_overview(
+    *,
+    user: Any,
+    plan: Plan,
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+    cached: bool | None = None,
+) -> dict[str, Any]:
+    """What the plan page shows around a page of rows, in three queries whatever the plan's size.
+
+    * ``top``: ids of the page's rows in order: the filtered rows (:func:`plan_tasks`) without
+      the children of a fanned-out task that is itself shown, which are counted by light here
+      and listed on demand (:func:`task_children`). A child whose parent is not shown (filtered
+      out, or outside the user's scope) stands on its own, next to where its parent would be.
+    * ``counts``: lights of the filtered tasks that carry work (a fanned-out task counts
+      through its children, as on the dashboard), computed and grouped in SQL;
+      ``children``: the same by fanned-out parent (parent id → light → count).
+    * ``units``: (id, name) of the visible units in the plan's matrix, for the unit filter.
+
+    Cached like :func:`dashboard` (scope, plan, filters, day, data version), so any task or
+    plan change shows at once; ``key`` is that cache key (None uncached), for the page to cache
+    what it renders from the figures under it too.
+    """
+    day = _today(today)
+    if not _use_cache(cached):
+        return {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": None}
+    key = _cache_key("plan", user, plan.pk, unit.pk if unit else None, phase.pk if phase else None, light, day)
+    data = cache.get(key)
+    if data is None:
+        data = {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": key}
+        cache.set(key, data, DASHBOARD_CACHE_SECONDS)
+    return data
+
+
+def _plan_overview(
+    *, user: Any, plan: Plan, unit: Unit | None, phase: Phase | None, light: str | None, day: date
+) -> dict[str, Any]:
+    rows = _plan_rows(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day)
+    top = list(
+        rows.filter(Q(parent__isnull=True) | ~Q(parent_id__in=rows.values("pk")))
+        .order_by(Coalesce("parent_id", "id"), F("parent_id").asc(nulls_first=True), "region__path", "id")
+        .values_list("pk", flat=True)
+    )
+    grouped = (
+        rows.filter(fans_out=False)
+        .annotate(row_light=light_sql(day))
+        .values("parent_id", "row_light")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys(LIGHT_ORDER, 0)
+    children: dict[int, dict[str, int]] = {}
+    for row in grouped:
+        counts[row["row_light"]] += row["n"]
+        if row["parent_id"] is not None:
+            children.setdefault(row["parent_id"], dict.fromkeys(LIGHT_ORDER, 0))[row["row_light"]] += row["n"]
+    units = list(
+        Unit.objects.visible_to(user)
+        .filter(pk__in=TaskUnit.objects.filter(task__plan=plan).values("unit_id"))
+        .order_by("region__path", "name")
+        .values_list("pk", "name")
+    )
+    return {"top": top, "counts": counts, "children": children, "units": units}
+
+
+def plan_rows(*, user: Any, plan: Plan, ids: list[int], today: date | None = None) -> list[tuple[Task, TaskStatus]]:
+    """The plan's visible tasks ``ids`` (a page of :func:`plan_overview`'s ``top``), in that order,
+    with their units, milestones and lights: three queries."""
+    tasks = Task.objects.visible_to(user).filter(plan=plan, pk__in=ids).select_related("phase", "region")
+    by_id = {task.pk: task for task in tasks}
+    return _with_status([by_id[pk] for pk in ids if pk in by_id], _today(today), plan=plan)
+
+
+def task_children(
+    *,
+    user: Any,
+    parent: Task,
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+) -> QuerySet[Task]:
+    """The visible children of a fanned-out task that match the plan page's filters, by village.
+
+    Unevaluated, so the caller paginates in SQL and then adds the lights of one page
+    (:func:`with_lights`).
+    """
+    day = _today(today)
+    rows = _plan_rows(user=user, plan=parent.plan, unit=unit, phase=phase, light=light, day=day)
+    return rows.filter(parent=parent).select_related("phase", "region").order_by("region__path", "id")
 
 
 def task_detail(*, user: Any, pk: Any) -> Task:
@@ -190,7 +305,28 @@ def _data_version() -> tuple[Any, Any]:
     return task_version, plan_version
 
 
-def dashboard(*, user: Any, region: Region, today: date | None = None, cached: bool | None = None) -> dict[str, Any]:
+def _use_cache(cached: bool | None) -> bool:
+    return (not settings.TESTING) if cached is None else cached
+
+
+def _cache_key(kind: str, user: Any, *parts: Any) -> str:
+    """A cache key under the user's scope, ``parts`` and the data version (two index reads)."""
+    scope = access.scope_of(user)
+    identity = repr((scope.is_superuser, sorted(scope.staff_paths), *parts, _data_version()))
+    return f"plans:{kind}:" + hashlib.sha256(identity.encode()).hexdigest()
+
+
+def dashboard_key(*, user: Any, region: Region, today: date | None = None, cached: bool | None = None) -> str | None:
+    """The key :func:`dashboard` caches this user's, region's and day's figures under, or None when
+    not caching; the page caches what it renders under it too. Two index reads (the data version)."""
+    if not _use_cache(cached):
+        return None
+    return _cache_key("dashboard", user, region.pk, region.path, _today(today))
+
+
+def dashboard(
+    *, user: Any, region: Region, today: date | None = None, cached: bool | None = None, key: str | None = None
+) -> dict[str, Any]:
     """Lights by responsible unit, totals, the overdue list and completions by month for a region.
 
     Counts the tasks that carry work (a fanned-out parent is counted through its children) of
@@ -199,16 +335,14 @@ def dashboard(*, user: Any, region: Region, today: date | None = None, cached: b
     big tables are scanned twice (by light, and by unit and light).
 
     The result is cached (``cached``; default on outside the tests) under the user's scope, the
-    region, the day and the data version, so a report or any task or plan change shows at once,
-    while a county dashboard opened by many people is computed once per change.
+    region, the day and the data version (:func:`dashboard_key`, or ``key`` when the caller has
+    it already), so a report or any task or plan change shows at once, while a county
+    dashboard opened by many people is computed once per change.
     """
     day = _today(today)
-    use_cache = (not settings.TESTING) if cached is None else cached
-    if not use_cache:
+    key = key or dashboard_key(user=user, region=region, today=day, cached=cached)
+    if key is None:
         return _dashboard(user=user, region=region, day=day)
-    scope = access.scope_of(user)
-    identity = repr((scope.is_superuser, sorted(scope.staff_paths), region.pk, region.path, day, _data_version()))
-    key = "plans:dashboard:" + hashlib.sha256(identity.encode()).hexdigest()
     data = cache.get(key)
     if data is None:
         data = _dashboard(user=user, region=region, day=day)

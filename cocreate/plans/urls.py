@@ -25,6 +25,7 @@ urlpatterns = [
     path("<int:pk>/import/", views.plan_tasks_import, name="plan_tasks_import"),
     path("<int:pk>/export/", views.plan_export, name="plan_export"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:pk>/children/", views.task_children, name="task_children"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task_edit"),
     path("tasks/<int:pk>/history/", views.task_history, name="task_history"),
     path("tasks/<int:pk>/report/", views.task_report, name="task_report"),

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from datetime import date
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
+from django.utils.html import format_html_join
+from django.utils.http import content_disposition_header, urlencode
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -54,7 +59,7 @@ from cocreate.plans.forms import (
     TaskForm,
     filled_rows,
 )
-from cocreate.plans.models import Plan, PlanStatus, ProgressReport, Task, UnitRole
+from cocreate.plans.models import Phase, Plan, PlanStatus, ProgressReport, Task, UnitRole
 from cocreate.plans.rules import PLAN_MANAGERS
 from cocreate.plans.status import Light, TaskStatus, task_light
 
@@ -69,7 +74,11 @@ def _light_or_blank(value: str | None) -> str:
 
 def _light_counts(statuses: list[TaskStatus]) -> list[tuple[str, str, int]]:
     """(light, label, count) for every light, in the order the legend shows them."""
-    counts = Counter(str(s.light) for s in statuses)
+    return _light_cells(Counter(str(s.light) for s in statuses))
+
+
+def _light_cells(counts: Mapping[str, int]) -> list[tuple[str, str, int]]:
+    """(light, label, count) for every light, in the order the legend shows them."""
     return [(value, str(label), counts.get(value, 0)) for value, label in Light.choices]
 
 
@@ -92,59 +101,134 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _task_tree(rows: list[tuple[Task, TaskStatus]]) -> list[dict[str, Any]]:
-    """Top-level rows with their fanned-out children beneath; a child whose parent is not
-    shown (filtered out, or outside the user's scope) stands on its own."""
-    shown = {task.pk for task, _status in rows}
-    children: dict[int, list[tuple[Task, TaskStatus]]] = defaultdict(list)
-    top: list[tuple[Task, TaskStatus]] = []
-    for task, status in rows:
-        if task.parent_id is not None and task.parent_id in shown:
-            children[task.parent_id].append((task, status))
-        else:
-            top.append((task, status))
-    return [{"task": task, "status": status, "children": children.get(task.pk, [])} for task, status in top]
+def _task_filters(request: HttpRequest, phases: list[Phase]) -> dict[str, Any]:
+    """The plan page's filters (unit, phase, light) from the query string; unknown values are ignored."""
+    user = request.user
+    phase_id = int_or_none(request.GET.get("phase"))
+    unit_id = int_or_none(request.GET.get("unit"))
+    return {
+        "phase": next((p for p in phases if p.pk == phase_id), None),
+        "unit": Unit.objects.visible_to(user).filter(pk=unit_id).first() if unit_id else None,
+        "light": _light_or_blank(request.GET.get("light")) or None,
+    }
+
+
+def _filter_query(filters: dict[str, Any]) -> str:
+    """The filters as a query string ("?unit=3&light=red", or ""), for the village rows' fragment."""
+    params = {
+        "unit": filters["unit"].pk if filters["unit"] else None,
+        "phase": filters["phase"].pk if filters["phase"] else None,
+        "light": filters["light"],
+    }
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"?{query}" if query else ""
+
+
+def _cached_html(key: str | None, render: Callable[[], str]) -> str:
+    """``render()``, kept under ``key`` (a selector's cache key, which holds the data version)."""
+    if key is None:
+        return render()
+    html = cache.get(key)
+    if html is None:
+        html = render()
+        cache.set(key, html, selectors.DASHBOARD_CACHE_SECONDS)
+    return cast(str, html)  # a SafeString, as rendered
+
+
+def _plan_rows_html(
+    user: Any, plan: Plan, overview: dict[str, Any], ids: list[int], filter_query: str, today: date
+) -> str:
+    """A page of the plan page's rows; a fanned-out task shows its village rows counted by light."""
+    nodes = [
+        {
+            "task": task,
+            "status": status,
+            "children": sum(overview["children"].get(task.pk, {}).values()) if task.fans_out else 0,
+            "child_counts": _light_cells(overview["children"].get(task.pk, {})) if task.fans_out else [],
+        }
+        for task, status in selectors.plan_rows(user=user, plan=plan, ids=ids, today=today)
+    ]
+    return render_to_string("plans/_plan_rows.html", {"nodes": nodes, "filter_query": filter_query})
 
 
 @staff_required
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
+    today = _today()
     plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
     phases = list(plan.phases.all())
-    phase_id = int_or_none(request.GET.get("phase"))
-    phase = next((p for p in phases if p.pk == phase_id), None)
-    unit_id = int_or_none(request.GET.get("unit"))
-    unit = Unit.objects.visible_to(user).filter(pk=unit_id).first() if unit_id else None
-    light = _light_or_blank(request.GET.get("light"))
-    rows = selectors.plan_tasks(user=user, plan=plan, unit=unit, phase=phase, light=light or None, today=_today())
-    tree = _task_tree(rows)
-    page = paginate(request, tree)
-    # The unit filter offers the units that appear in this plan's matrix.
-    units = (
-        Unit.objects.visible_to(user)
-        .filter(task_roles__task__plan=plan)
-        .distinct()
-        .select_related("region")
-        .order_by("region__path", "name")
+    filters = _task_filters(request, phases)
+    # Top-level rows a page at a time; a fanned-out task's village rows are counted by light here
+    # and loaded on demand (task_children), so the page does not grow with the villages.
+    overview = selectors.plan_overview(user=user, plan=plan, today=today, **filters)
+    page = paginate(request, overview["top"])
+    filter_query = _filter_query(filters)
+    # A page's rows are the same for everyone with this scope and filters until the data changes:
+    # rendered once under the overview's cache key (which holds the scope, filters, day and data version).
+    rows_html = _cached_html(
+        f"{overview['key']}:rows:{page.number}:{get_language()}" if overview["key"] else None,
+        lambda: _plan_rows_html(user, plan, overview, list(page.object_list), filter_query, today),
     )
     context = {
         "plan": plan,
         "phases": phases,
-        "phase": phase,
-        "units": units,
-        "unit": unit,
-        "light": light,
+        "phase": filters["phase"],
+        # The unit filter offers the units that appear in this plan's matrix (a county plan's
+        # 200 village committees: joined once per data version, like the rows).
+        "unit_options": _cached_html(
+            f"{overview['key']}:units:{get_language()}" if overview["key"] else None,
+            lambda: format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (pk, " selected" if filters["unit"] and pk == filters["unit"].pk else "", name)
+                    for pk, name in overview["units"]
+                ),
+            ),
+        ),
+        "unit": filters["unit"],
+        "light": filters["light"] or "",
         "lights": Light.choices,
         "page": page,
         # Like the dashboard, count the tasks that carry work: a fanned-out parent counts through its children.
-        "counts": _light_counts([status for task, status in rows if not task.fans_out]),
-        "filtered": bool(phase or unit or light),
+        "counts": _light_cells(overview["counts"]),
+        "filtered": any(filters.values()),
+        "rows_html": rows_html,
         "can_change": access.can(user, access.CHANGE, plan),
         "tab": "detail",
         # The plan's original document (红头文件) and other files hang on the plan as evidence.
         **evidence_context(request, plan),
     }
     return render(request, "plans/plan_detail.html", context)
+
+
+@staff_required
+def task_children(request: HttpRequest, pk: int) -> HttpResponse:
+    """The village rows of a fanned-out task on the plan page, a page at a time, with its filters.
+
+    htmx asks for the rows alone (appended under the task's row, and a 更多 row that fetches the
+    next page); a plain request, as from a browser without scripts, gets them as a page.
+    """
+    user = request.user
+    today = _today()
+    parent = access.get_visible_or_404(Task.objects.select_related("plan"), user, pk=pk)
+    plan = parent.plan
+    filters = _task_filters(request, list(plan.phases.all()))
+    page = paginate(request, selectors.task_children(user=user, parent=parent, today=today, **filters))
+    page.object_list = selectors.with_lights(tasks=list(page.object_list), plan=plan, today=today)
+    query = _filter_query(filters)
+    context = {
+        "parent": parent,
+        "plan": plan,
+        "page": page,
+        "filtered": any(filters.values()),
+        "more_url": f"{request.path}{query}{'&' if query else '?'}page={page.next_page_number()}"
+        if page.has_next()
+        else "",
+    }
+    if getattr(request, "htmx", False):
+        return render(request, "plans/_task_children.html", context)
+    return render(request, "plans/task_children.html", context)
 
 
 @staff_required
@@ -461,8 +545,25 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     region = access.get_visible_or_404(Region, user, pk=region_id) if region_id else _default_region(user)
     if region is None:
         raise Http404("not found")
-    data = selectors.dashboard(user=user, region=region, today=_today())
+    today = _today()
     children = Region.objects.visible_to(user).filter(parent=region, is_active=True).order_by("path")
+    # The body is the same for everyone with this scope, region, day and data version: rendered
+    # once under the selector's cache key, a cached request reads the session, the scope and the
+    # version only (a rendered county table of 200 units costs tens of milliseconds).
+    key = selectors.dashboard_key(user=user, region=region, today=today)
+    body = _cached_html(
+        f"{key}:body:{get_language()}" if key else None,
+        lambda: render_to_string(
+            "plans/_dashboard_body.html",
+            _dashboard_context(selectors.dashboard(user=user, region=region, today=today, key=key)),
+        ),
+    )
+    context = {"region": region, "children": children, "body": body}
+    return render(request, "plans/dashboard.html", context)
+
+
+def _dashboard_context(data: dict[str, Any]) -> dict[str, Any]:
+    """What the dashboard's body shows, from the selector's figures."""
     # Cells in light order, prepared once here: a template loop over lights inside a loop over
     # the counts cost ~7,000 iterations for 200 units (bench/plans_dashboard).
     order = [value for value, _label in Light.choices]
@@ -470,17 +571,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {**row, "cells": [(value, row["counts"].get(value, 0)) for value in order]} for row in data.get("units", [])
     ]
     totals = data.get("totals", {}).get("counts", {})
-    context = {
-        "region": region,
+    return {
         "data": data,
         "unit_rows": unit_rows,
         "total_cells": [(value, label, totals.get(value, 0)) for value, label in Light.choices],
         "total_red": totals.get(Light.RED, 0),
-        "children": children,
         "lights": Light.choices,
         "chart": _dashboard_chart(data),
     }
-    return render(request, "plans/dashboard.html", context)
 
 
 def _dashboard_chart(data: dict[str, Any]) -> dict[str, Any]:

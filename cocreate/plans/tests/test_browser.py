@@ -123,9 +123,18 @@ def test_import_report_on_a_phone_and_see_the_light_change(
     # The villages' rows sit collapsed under the imported task until opened.
     child_row = town.locator(f'tr[data-task="{child.pk}"]')
     assert not child_row.is_visible()
-    town.locator(".cc-toggle").first.click()
+    # They load on demand (htmx) on the first click; later clicks hide and show them again.
+    toggle = town.locator(".cc-toggle").first
+    toggle.click()
     child_row.wait_for(state="visible")
     assert child_row.locator('[data-light="red"]').is_visible()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    toggle.click()
+    child_row.wait_for(state="hidden")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
+    child_row.wait_for(state="visible")
+    assert town.locator(f'tr[data-task="{child.pk}"]').count() == 1  # loaded once
     town.screenshot(path=str(screenshots / "plans-imported-plan.png"), full_page=True)
 
     # The dashboard before: the village's new task is red (nothing reported, 序时进度 ~60%).

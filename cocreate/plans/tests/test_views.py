@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from datetime import date
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -74,16 +76,31 @@ def test_out_of_scope_task_is_404(client: Client, world: World, url_name: str) -
     assert client.get(reverse(url_name, args=[rec(world, "outside_task").pk])).status_code == 404
 
 
-def test_plan_page_shows_children_collapsed_under_their_parent(client: Client, world: World) -> None:
+def with_village_rows(client: Client, url: str, params: dict[str, Any] | None = None) -> str:
+    """The plan page followed by the village rows its toggles load on demand (as htmx asks for them)."""
+    text = ok(client.get(url, params or {}))
+    for link in re.findall(r'class="btn btn-link btn-sm p-0 cc-toggle" href="[^"]*" hx-get="([^"]+)"', text):
+        text += ok(client.get(html.unescape(link), HTTP_HX_REQUEST="true"))
+    return text
+
+
+def test_plan_page_counts_village_rows_by_light_and_loads_them_on_demand(client: Client, world: World) -> None:
     parent, child = rec(world, "parent_task"), rec(world, "child_task")
-    text = ok(
-        login(client, world.user(Role.TOWN_STAFF)).get(reverse("plans:plan_detail", args=[rec(world, "plan").pk])),
-        "部署启动",
-        "甲村",
-    )
-    assert f'data-bs-target=".cc-children-{parent.pk}"' in text
-    row = re.search(rf'<tr class="([^"]*)" data-task="{child.pk}"', text)
-    assert row is not None and "collapse" in row.group(1) and "show" not in row.group(1).split()
+    login(client, world.user(Role.TOWN_STAFF))
+    text = ok(client.get(reverse("plans:plan_detail", args=[rec(world, "plan").pk])), "部署启动")
+    # The parent's row offers its one village row, loaded on demand: it is not on the page itself.
+    children_url = reverse("plans:task_children", args=[parent.pk])
+    assert f'hx-get="{children_url}"' in text and f'data-task="{parent.pk}"' in text
+    assert f'data-task="{child.pk}"' not in text
+    parent_row = text[
+        text.index(f'data-task="{parent.pk}"') : text.index("</tr>", text.index(f'data-task="{parent.pk}"'))
+    ]
+    assert "各村（社区）1 项" in parent_row
+    # Beside it, its village rows counted by light: the one child, in its own light.
+    child_counts = parent_row[
+        parent_row.index("cc-child-counts") : parent_row.index("</div>", parent_row.index("cc-child-counts"))
+    ]
+    assert re.findall(r'data-light="([a-z_]+)"[^>]*>[^<]*</span>\s*(\d+)<', child_counts) == [(light_of(child), "1")]
     # Each task carries its light as a coloured badge.
     assert 'class="badge cc-light' in text
     # The counts take the tasks that carry work: the child, not its fanned-out parent as well.
@@ -91,13 +108,49 @@ def test_plan_page_shows_children_collapsed_under_their_parent(client: Client, w
     numbers = [int(n) for n in re.findall(r'<span class="text-body">(\d+)</span>', counts)]
     assert sum(numbers) == 1
     assert re.search(rf'data-light="{light_of(child)}"[^>]*>[^<]*</span>\s*<span class="text-body">1<', counts)
+    # htmx gets the rows alone, marked as the parent's (plans.js hides and shows them).
+    fragment = ok(client.get(children_url, HTTP_HX_REQUEST="true"), "甲村")
+    assert "<html" not in fragment
+    assert f'<tr class="cc-child-row" data-child-of="{parent.pk}" data-task="{child.pk}">' in fragment
+    assert f'data-light="{light_of(child)}"' in fragment
+    # Without scripts the toggle is a link, and the same address answers with a whole page.
+    assert f'href="{children_url}"' in text
+    page = ok(client.get(children_url), "甲村", rec(world, "plan").title)
+    assert "<html" in page and f'data-task="{child.pk}"' in page
+
+
+def test_village_rows_are_paginated(client: Client, world: World, settings: Any) -> None:
+    settings.PAGE_SIZE = 1
+    parent = rec(world, "parent_task")
+    second = Task.objects.create(
+        plan=parent.plan,
+        parent=parent,
+        region=world.regions["village_a2"],
+        title=parent.title,
+        starts_on=parent.starts_on,
+        deadline=parent.deadline,
+    )
+    login(client, world.user(Role.TOWN_STAFF))
+    url = reverse("plans:task_children", args=[parent.pk])
+    first = ok(client.get(url, HTTP_HX_REQUEST="true"))
+    assert f'data-task="{rec(world, "child_task").pk}"' in first and f'data-task="{second.pk}"' not in first
+    more = re.search(
+        r'<tr class="cc-child-row cc-more" data-child-of="\d+"><td colspan="7"><a [^>]*hx-get="([^"]+)"', first
+    )
+    assert more is not None and "更多（已显示 1 / 2 项）" in first
+    rest = ok(client.get(html.unescape(more.group(1)), HTTP_HX_REQUEST="true"))
+    assert f'data-task="{second.pk}"' in rest and "cc-more" not in rest
 
 
 def test_village_staff_sees_only_its_child_task_on_the_plan_page(client: Client, world: World) -> None:
     parent, child = rec(world, "parent_task"), rec(world, "child_task")
-    text = ok(login(client, world.user(Role.VILLAGE_STAFF)).get(reverse("plans:plan_detail", args=[parent.plan_id])))
+    login(client, world.user(Role.VILLAGE_STAFF))
+    text = ok(client.get(reverse("plans:plan_detail", args=[parent.plan_id])))
+    # The parent lies outside the village's scope: its child stands on its own, and the
+    # parent's village rows cannot be asked for.
     assert f'data-task="{child.pk}"' in text
     assert f'data-task="{parent.pk}"' not in text
+    assert client.get(reverse("plans:task_children", args=[parent.pk]), HTTP_HX_REQUEST="true").status_code == 404
 
 
 def test_plan_page_filters_by_light_unit_and_phase(client: Client, world: World) -> None:
@@ -106,14 +159,61 @@ def test_plan_page_filters_by_light_unit_and_phase(client: Client, world: World)
     url = reverse("plans:plan_detail", args=[plan.pk])
     current = light_of(child)
     other = Light.GREEN if current != Light.GREEN else Light.YELLOW
-    assert f'data-task="{child.pk}"' in ok(client.get(url, {"light": current}))
-    text = ok(client.get(url, {"light": other}))
+    assert f'data-task="{child.pk}"' in with_village_rows(client, url, {"light": current})
+    text = with_village_rows(client, url, {"light": other})
     assert f'data-task="{child.pk}"' not in text and "没有符合筛选条件的任务" in text
-    text = ok(client.get(url, {"unit": world.units["village_committee"].pk}))
+    text = with_village_rows(client, url, {"unit": world.units["village_committee"].pk})
     assert f'data-task="{child.pk}"' in text
-    text = ok(client.get(url, {"unit": world.units["school"].pk}))
+    text = with_village_rows(client, url, {"unit": world.units["school"].pk})
     assert f'data-task="{child.pk}"' not in text
-    assert f'data-task="{child.pk}"' in ok(client.get(url, {"phase": rec(world, "phase").pk}))
+    assert f'data-task="{child.pk}"' in with_village_rows(client, url, {"phase": rec(world, "phase").pk})
+    # The village rows loaded under a parent keep the page's filters.
+    parent = rec(world, "parent_task")
+    children_url = reverse("plans:task_children", args=[parent.pk])
+    assert f'data-task="{child.pk}"' not in ok(client.get(children_url, {"light": other}, HTTP_HX_REQUEST="true"))
+    assert f'data-task="{child.pk}"' in ok(client.get(children_url, {"light": current}, HTTP_HX_REQUEST="true"))
+
+
+def test_light_filter_shows_a_village_row_whose_parent_has_another_light(client: Client, world: World) -> None:
+    parent, child = rec(world, "parent_task"), rec(world, "child_task")
+    Task.objects.filter(pk=child.pk).update(progress=100)
+    login(client, world.user(Role.TOWN_STAFF))
+    assert light_of(parent) != Light.DONE
+    text = ok(client.get(reverse("plans:plan_detail", args=[parent.plan_id]), {"light": Light.DONE}))
+    # The finished village task stands on its own row (with its village named), its parent is not shown.
+    assert f'data-task="{child.pk}"' in text and f'data-task="{parent.pk}"' not in text
+    assert "甲村" in text[text.index(f'data-task="{child.pk}"') :]
+
+
+def _child_counts(text: str, parent: Task) -> list[tuple[str, str]]:
+    start = text.index("cc-child-counts", text.index(f'<tr data-task="{parent.pk}"'))
+    return re.findall(r'data-light="([a-z_]+)"[^>]*>[^<]*</span>\s*(\d+)<', text[start : text.index("</div>", start)])
+
+
+def test_cached_plan_page_and_dashboard_show_a_report_at_once(client: Client, world: World, settings: Any) -> None:
+    settings.TESTING = False  # cache the figures and the rendered rows as in production
+    cache.clear()
+    parent, child = rec(world, "parent_task"), rec(world, "child_task")
+    committee = world.units["village_committee"]
+    login(client, world.user(Role.TOWN_STAFF))
+    plan_url = reverse("plans:plan_detail", args=[parent.plan_id])
+    dashboard_url = reverse("plans:dashboard") + f"?region={world.regions['town_a'].pk}"
+    before = light_of(child)
+    assert before != Light.DONE
+    for _ in range(2):  # computed, then from the cache
+        assert _child_counts(ok(client.get(plan_url)), parent) == [(before, "1")]
+        dashboard = ok(client.get(dashboard_url))
+        assert re.search(rf'<tr data-unit="{committee.pk}">.*?data-light="done">·<', dashboard, re.S)
+    with_unit = ok(client.get(plan_url, {"unit": committee.pk}))
+    assert f'<option value="{committee.pk}" selected>' in with_unit
+    assert f'<option value="{committee.pk}">' in ok(client.get(plan_url))
+    services.report_submit(
+        actor=world.user(Role.VILLAGE_STAFF), task=child, unit=committee, kind="percent", percent=Decimal(100)
+    )
+    assert _child_counts(ok(client.get(plan_url)), parent) == [(Light.DONE, "1")]
+    dashboard = ok(client.get(dashboard_url))
+    assert re.search(rf'<tr data-unit="{committee.pk}">.*?data-light="done">1<', dashboard, re.S)
+    assert f'data-light="{Light.DONE}"' in ok(client.get(reverse("plans:task_children", args=[parent.pk])))
 
 
 # --- Plans, phases and tasks through the forms -------------------------------------------------------

@@ -90,6 +90,23 @@
     });
   }
 
+  // Plan page: a fanned-out task's village rows. The first click loads them under the task's
+  // row (htmx, hx-trigger="click once"); later clicks hide and show the loaded rows.
+  function toggleChildren(event) {
+    var toggle = event.target.closest(".cc-toggle");
+    if (!toggle) {
+      return;
+    }
+    var rows = document.querySelectorAll('tr[data-child-of="' + toggle.getAttribute("data-task") + '"]');
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    rows.forEach(function (row) {
+      row.hidden = !open;
+    });
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  document.addEventListener("click", toggleChildren);
+
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.getElementById("cc-report-form");
     if (form) {
