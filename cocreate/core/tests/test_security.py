@@ -93,6 +93,34 @@ def test_session_expiry_is_configurable(world: World, settings) -> None:
     assert client.session.get_expiry_age() == 600
 
 
+def test_idle_timeout_refreshes_at_most_once_a_minute(world: World, settings, monkeypatch) -> None:
+    """A signed-in session's expiry moves with use, but its row is written at most once a minute."""
+    import time
+
+    from django.contrib.sessions.models import Session
+
+    from cocreate.core import middleware
+
+    settings.SESSION_COOKIE_AGE = 600
+    settings.SESSION_REFRESH_SECONDS = 60
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    client = Client()
+    client.force_login(world.user(Role.RESIDENT))
+    client.get(reverse("core:home"))
+    key = client.session.session_key
+    first = Session.objects.get(session_key=key).expire_date
+    seen = client.session[middleware.SEEN_KEY]
+    clock[0] += 30
+    client.get(reverse("core:home"))
+    assert client.session[middleware.SEEN_KEY] == seen  # not written again within the minute
+    assert Session.objects.get(session_key=key).expire_date == first
+    clock[0] += 31
+    client.get(reverse("core:home"))
+    assert client.session[middleware.SEEN_KEY] == seen + 61
+    assert Session.objects.get(session_key=key).expire_date >= first
+
+
 def test_pages_require_csrf_token(world: World) -> None:
     client = Client(enforce_csrf_checks=True)
     user = world.user(Role.RESIDENT)
