@@ -26,6 +26,8 @@ class NavItem:
 MANAGE_ROLES = frozenset({Role.ADMIN, Role.VILLAGE_STAFF, Role.TOWN_STAFF})
 # Plan managers (plans.rules.PLAN_MANAGERS) plus the inspectors who supervise them.
 PLAN_WATCHERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.LEADER, Role.INSPECTOR})
+RESIDENTS = frozenset({Role.RESIDENT})
+COMMUNITY_STAFF = MANAGE_ROLES | {Role.GRID_WORKER}
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("我的待办"), "core:home", "bi-list-check"),
     NavItem(pgettext_lazy("nav", "行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
@@ -41,6 +43,21 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(pgettext_lazy("nav", "整改督办"), "plans:rectification_list", "bi-flag", STAFF_ROLES),
     NavItem(pgettext_lazy("nav", "通报"), "plans:bulletin_list", "bi-megaphone", STAFF_ROLES),
     NavItem(pgettext_lazy("nav", "年度考核"), "plans:assessment_list", "bi-award", PLAN_WATCHERS),
+    # Co-decision (cocreate.participation): residents raise, second, vote and object from their
+    # phones; community staff screen, deliberate, run votes and publish notices.
+    NavItem(pgettext_lazy("nav", "我的诉求"), "participation:need_mine", "bi-person-lines-fill", RESIDENTS),
+    NavItem(pgettext_lazy("nav", "村（社区）诉求"), "participation:need_list", "bi-chat-square-heart"),
+    NavItem(pgettext_lazy("nav", "我的表决"), "participation:vote_mine", "bi-hand-index-thumb", RESIDENTS),
+    NavItem(pgettext_lazy("nav", "社区议事"), "participation:meeting_mine", "bi-chat-dots", RESIDENTS),
+    NavItem(pgettext_lazy("nav", "公示"), "participation:notice_list", "bi-pin-angle"),
+    NavItem(pgettext_lazy("nav", "我的房屋"), "participation:estate_mine", "bi-house-door", RESIDENTS),
+    NavItem(pgettext_lazy("nav", "诉求筛选"), "participation:need_screening", "bi-funnel", COMMUNITY_STAFF),
+    NavItem(pgettext_lazy("nav", "问题清单"), "participation:problemitem_list", "bi-list-ol", STAFF_ROLES),
+    NavItem(pgettext_lazy("nav", "议事会议"), "participation:meeting_list", "bi-chat-square-text", STAFF_ROLES),
+    NavItem(pgettext_lazy("nav", "表决"), "participation:vote_list", "bi-check2-square", STAFF_ROLES),
+    NavItem(pgettext_lazy("nav", "四议两公开"), "participation:decision_list", "bi-diagram-2", MANAGE_ROLES),
+    NavItem(pgettext_lazy("nav", "任务清单"), "participation:tasklistitem_list", "bi-list-task", MANAGE_ROLES),
+    NavItem(pgettext_lazy("nav", "小区与房屋"), "participation:estate_list", "bi-buildings", MANAGE_ROLES),
     NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
 ]
 

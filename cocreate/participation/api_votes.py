@@ -364,14 +364,13 @@ def vote_close(request: HttpRequest, id: Id) -> Vote:
 def ballot_cast(request: HttpRequest, id: Id, payload: BallotIn) -> Status:
     user = request_user(request)
     vote = get_visible(_qs(), request, id)
-    before = selectors_votes.my_ballot(user=user, vote=vote) if vote.status != "draft" else None
     try:
-        ballot = votes.ballot_cast(actor=user, vote=vote, choice=payload.choice)
+        ballot, created = votes.ballot_cast_result(actor=user, vote=vote, choice=payload.choice)
     except ValidationError as exc:
         return _refusal(exc)
     except PermissionDenied as exc:
         return Status(403, error_body("not_on_roll", str(exc) or "无权执行此操作"))
-    return Status(200 if before is not None and before.pk == ballot.pk else 201, ballot)
+    return Status(201 if created else 200, ballot)
 
 
 @router.post(

@@ -318,9 +318,14 @@ def _shared(vote: Vote) -> Vote:
     return Vote.objects.select_related("rule").get(pk=vote.pk)
 
 
-@transaction.atomic
 def ballot_cast(*, actor: Any, vote: Vote, choice: str, now: datetime | None = None) -> Ballot:
     """A voter's own ballot, online. Casting the same choice again returns the same ballot."""
+    return ballot_cast_result(actor=actor, vote=vote, choice=choice, now=now)[0]
+
+
+@transaction.atomic
+def ballot_cast_result(*, actor: Any, vote: Vote, choice: str, now: datetime | None = None) -> tuple[Ballot, bool]:
+    """:func:`ballot_cast`, also telling whether this call created the ballot (the API's 201 or 200)."""
     if choice not in Choice.values:
         raise ValidationError({"choice": _("请选择同意、不同意或弃权")})
     if not getattr(actor, "is_authenticated", False):
@@ -343,7 +348,7 @@ def ballot_cast(*, actor: Any, vote: Vote, choice: str, now: datetime | None = N
         )
     if not created and vote.electorate in HOUSEHOLD_KINDS and ballot.cast_by_id != actor.pk:
         raise ValidationError({"choice": _("本户已由其他成员表决，每户只有一票")})
-    return ballot
+    return ballot, created
 
 
 @transaction.atomic

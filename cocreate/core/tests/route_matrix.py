@@ -116,6 +116,7 @@ def _model_index() -> dict[str, type[models.Model]]:
         index.setdefault(last_word + "s", model)
     index.setdefault("people", apps.get_model("core", "Person"))
     index.setdefault("tokens", apps.get_model("core", "ApiToken"))
+    index.setdefault("problems", apps.get_model("participation", "ProblemItem"))
     return index
 
 
