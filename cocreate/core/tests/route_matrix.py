@@ -22,8 +22,9 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import connection, models
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from cocreate.conftest import OUTSIDE_MARKER
@@ -282,6 +283,9 @@ def run_matrix(callers: dict[str, Any], *, urlconf: str | None = None) -> Matrix
     result = MatrixResult(routes=page_routes(urlconf) + api_routes())
     body = write_body(outside, index)
     clients = {name: Client(raise_request_exception=False) for name in callers}
+    scoped_tables = {model._meta.db_table for model in access.registered_models()}
+    # Each caller's hidden snapshot stays valid until a request writes to a scoped table.
+    snapshots: dict[str, dict[str, str]] = {}
     for route in result.routes:
         path = fill(route, outside, index)
         if path is None:
@@ -296,17 +300,28 @@ def run_matrix(callers: dict[str, Any], *, urlconf: str | None = None) -> Matrix
                 # Snapshot what the caller cannot see before a write that can reach a view
                 # (Django admin turns away every non-superuser at its login check).
                 is_write = method in WRITE_METHODS
-                before = hidden_snapshot(user) if is_write and _may_reach_view(route, user) else None
-                if route.kind == "api":
-                    kwargs: dict[str, Any] = {"content_type": "application/json"} if method != "get" else {}
-                    data: Any = body if method != "get" else None
-                    response = (
-                        getattr(client, method)(path, data, **kwargs)
-                        if data is not None
-                        else getattr(client, method)(path)
-                    )
-                else:
-                    response = getattr(client, method)(path, body if method == "post" else None)
+                before = None
+                if is_write and _may_reach_view(route, user):
+                    if caller_name not in snapshots:
+                        snapshots[caller_name] = hidden_snapshot(user)
+                    before = snapshots[caller_name]
+                connection.queries_log.clear()  # the log is a bounded deque: count from empty
+                with CaptureQueriesContext(connection) as executed:
+                    if route.kind == "api":
+                        kwargs: dict[str, Any] = {"content_type": "application/json"} if method != "get" else {}
+                        data: Any = body if method != "get" else None
+                        response = (
+                            getattr(client, method)(path, data, **kwargs)
+                            if data is not None
+                            else getattr(client, method)(path)
+                        )
+                    else:
+                        response = getattr(client, method)(path, body if method == "post" else None)
+                # A request that filled the whole log may have written earlier than what it kept.
+                overflowed = len(connection.queries_log) == connection.queries_log.maxlen
+                wrote = overflowed or _wrote_to(executed.captured_queries, scoped_tables)
+                if wrote:
+                    snapshots.clear()
                 result.requests += 1
                 where = f"{method.upper()} {path} ({route.name}) as {caller_name}"
                 if response.status_code >= 500:
@@ -325,11 +340,29 @@ def run_matrix(callers: dict[str, Any], *, urlconf: str | None = None) -> Matrix
                     if before is None:
                         result.violations.append(f"{where}: a view ran where only a login redirect was expected")
                         continue
+                    if not wrote:
+                        continue  # no statement wrote to a scoped table: nothing can have changed
                     after = hidden_snapshot(user)
+                    snapshots[caller_name] = after
                     changed = [label for label in before if before[label] != after.get(label)]
                     if changed:
                         result.violations.append(f"{where}: changed records outside scope: {changed}")
     return result
+
+
+def _wrote_to(queries: list[dict[str, Any]], tables: set[str]) -> bool:
+    """Whether any captured statement inserted, updated or deleted rows of one of ``tables``.
+
+    Every statement a request runs goes through Django's cursor (raw SQL included), so a request
+    whose statements write none of the scoped tables cannot have changed a scoped row, and the
+    snapshots taken before it still hold.
+    """
+    for query in queries:
+        sql = query.get("sql") or ""
+        verb = sql.lstrip()[:6].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE") and any(f'"{table}"' in sql for table in tables):
+            return True
+    return False
 
 
 def _may_reach_view(route: Route, user: Any) -> bool:

@@ -59,10 +59,14 @@ def test_every_route_with_every_role_stays_in_scope(world: World, capsys: pytest
     assert not result.violations, "\n".join(result.violations[:50])
 
 
-def test_matrix_catches_an_unscoped_list_view(world: World) -> None:
+def test_matrix_catches_unscoped_views(world: World) -> None:
     callers = {"anonymous": None, Role.VILLAGE_STAFF: world.user(Role.VILLAGE_STAFF)}
     with override_settings(ROOT_URLCONF="cocreate.core.tests.unscoped_urls"):
         result = route_matrix.run_matrix(callers, urlconf="cocreate.core.tests.unscoped_urls")
     leaks = [v for v in result.violations if "leaky" in v]
     assert leaks, "the matrix did not notice a list view that ignores visible_to()"
     assert any("out-of-scope record" in v for v in leaks)
+    writes = [v for v in result.violations if "household_leaky_rename" in v]
+    assert any("changed records outside scope" in v for v in writes), (
+        "the matrix did not notice a write that changes a row outside the caller's scope"
+    )

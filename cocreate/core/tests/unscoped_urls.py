@@ -1,7 +1,8 @@
-"""A URLconf with one deliberately unscoped list view, to prove the matrix test catches it."""
+"""A URLconf with deliberately unscoped views (a list, a write), to prove the matrix catches them."""
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from cocreate.core.models import Household
 from cocreate.urls import urlpatterns as real_urlpatterns
@@ -12,4 +13,16 @@ def unscoped_household_list(request: HttpRequest) -> HttpResponse:
     return HttpResponse(", ".join(Household.objects.values_list("number", flat=True)))
 
 
-urlpatterns = [path("leaky/households/", unscoped_household_list, name="leaky_households"), *real_urlpatterns]
+@csrf_exempt
+def unscoped_household_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    # The other mistake: a write that looks the row up without visible_to(user) and changes it.
+    if request.method == "POST":
+        Household.objects.filter(pk=pk).update(address="被改写的地址")
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("leaky/households/", unscoped_household_list, name="leaky_households"),
+    path("leaky/households/<int:pk>/rename/", unscoped_household_rename, name="household_leaky_rename"),
+    *real_urlpatterns,
+]
