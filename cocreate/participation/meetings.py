@@ -268,4 +268,4 @@ def effective_status(item: TaskListItem) -> str:
         return item.status
     if task.progress >= 100:
         return TaskItemStatus.DONE
-    return TaskItemStatus.DOING if task.progress > 0 else TaskItemStatus.TODO
+    return TaskItemStatus.DOING if task.progress > 0 else TaskItemStatus.PENDING

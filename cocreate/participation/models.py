@@ -661,7 +661,7 @@ class DecisionStep(models.Model):
 
 
 class TaskItemStatus(models.TextChoices):
-    TODO = "todo", _("待实施")
+    PENDING = "todo", _("待实施")
     DOING = "doing", _("实施中")
     DONE = "done", _("已完成")
 
@@ -682,7 +682,7 @@ class TaskListItem(models.Model):
     decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="task_items")
     owner_unit = models.ForeignKey("core.Unit", verbose_name=_("责任单位"), on_delete=models.PROTECT, related_name="+")
     deadline = models.DateField(_("完成时限"))
-    status = models.CharField(_("状态"), max_length=8, choices=TaskItemStatus.choices, default=TaskItemStatus.TODO)
+    status = models.CharField(_("状态"), max_length=8, choices=TaskItemStatus.choices, default=TaskItemStatus.PENDING)
     # The work-plan task it was sent into; its progress flows back (plans module).
     plan_task = models.OneToOneField(
         "plans.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="task_list_item"

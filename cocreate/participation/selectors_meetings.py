@@ -201,7 +201,7 @@ def task_item_list(
     if status:
         on_own = Q(plan_task__isnull=True, status=status)
         by_task = {
-            TaskItemStatus.TODO: Q(plan_task__progress__lte=0),
+            TaskItemStatus.PENDING: Q(plan_task__progress__lte=0),
             TaskItemStatus.DOING: Q(plan_task__progress__gt=0, plan_task__progress__lt=100),
             TaskItemStatus.DONE: Q(plan_task__progress__gte=100),
         }[TaskItemStatus(status)]

@@ -168,7 +168,7 @@ def test_a_line_sent_into_a_plan_follows_its_task(world: World) -> None:
         status=PlanStatus.ACTIVE,
     )
     line = rec(world, "task_item")
-    assert meetings.effective_status(line) == TaskItemStatus.TODO
+    assert meetings.effective_status(line) == TaskItemStatus.PENDING
     task = meetings.task_item_to_plan(actor=town, item=line, plan=plan)
     line.refresh_from_db()
     assert line.plan_task == task
