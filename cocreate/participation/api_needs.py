@@ -45,6 +45,9 @@ class StatusChangeOut(Schema):
     status: str
     status_display: str
     reason: str
+    kind: Literal["need", "problem", "vote"] = Field(
+        description="need 诉求本身的状态；problem 所在问题清单的状态；vote 该问题的表决（开始、结果）"
+    )
 
 
 class NeedOut(Schema):

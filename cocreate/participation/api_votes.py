@@ -34,7 +34,7 @@ from cocreate.core.api_auth import error_body
 from cocreate.core.models import Person, Region
 from cocreate.core.schemas import BodyId, ErrorOut, Id, InputSchema, QuerySchema, SearchText, Text
 from cocreate.participation import estates, selectors_votes, votes
-from cocreate.participation.models import Ballot, Estate, PropertyUnit, Vote, Voter, VoteRule
+from cocreate.participation.models import Ballot, Estate, ProblemItem, PropertyUnit, Vote, Voter, VoteRule
 
 router = Router(tags=["votes"])
 
@@ -71,6 +71,7 @@ class VoteOut(Schema):
     electorate: str
     electorate_display: str
     estate_id: int | None
+    problem_id: int | None
     opens_at: datetime
     closes_at: datetime
     status: str
@@ -255,6 +256,7 @@ class VoteIn(InputSchema):
     rule: Annotated[Text, Field(min_length=1, max_length=40, description="规则代码，如 villagers_meeting")]
     electorate: ElectorateValue = Field("", description="留空时使用规则的默认表决范围")
     estate_id: BodyId | None = None
+    problem_id: BodyId | None = Field(None, description="表决的问题清单条目（可选）")
     opens_at: IsoDateTime
     closes_at: IsoDateTime
 
@@ -325,6 +327,7 @@ def vote_detail(request: HttpRequest, id: Id) -> Vote:
 def vote_create(request: HttpRequest, payload: VoteIn) -> Status:
     region = get_visible(Region, request, payload.region_id, "region_id")
     estate = get_optional(Estate, request, payload.estate_id, "estate_id")
+    problem = get_optional(ProblemItem, request, payload.problem_id, "problem_id")
     rule = VoteRule.objects.filter(code=payload.rule).first()
     if rule is None:
         raise ValidationError({"rule": ["没有该表决规则"]})
@@ -336,6 +339,7 @@ def vote_create(request: HttpRequest, payload: VoteIn) -> Status:
         rule=rule,
         electorate=payload.electorate,
         estate=estate,
+        problem=problem,
         opens_at=_aware(payload.opens_at),
         closes_at=_aware(payload.closes_at),
     )

@@ -37,6 +37,7 @@ from cocreate.participation.models import (
     Vote,
     VoteStatus,
 )
+from cocreate.participation.needs import notify_problem_followers, problem_move
 
 COMMENT_MAX = 1000
 
@@ -115,7 +116,7 @@ def item_add(*, actor: Any, meeting: Meeting, title: str = "", problem: ProblemI
     order = meeting.items.count() + 1
     item = MeetingItem.objects.create(meeting=meeting, problem=problem, title=title[:200], order=order)
     if problem is not None and problem.status == ProblemStatus.OPEN:
-        ProblemItem.objects.filter(pk=problem.pk).update(status=ProblemStatus.DELIBERATING)
+        problem_move(problem, ProblemStatus.DELIBERATING, _("已列入%(meeting)s议题") % {"meeting": meeting.title})
     return item
 
 
@@ -156,7 +157,7 @@ def meeting_record(
     unknown = set(present) - participants
     if unknown:
         raise ValidationError({"present": _("到会人员须在参会名单中")})
-    agenda = {i.pk: i for i in row.items.all()}
+    agenda = {i.pk: i for i in row.items.select_related("problem")}
     if set(items) - set(agenda):
         raise ValidationError({"items": _("议题不属于本次会议")})
     row.participants.update(present=False)
@@ -165,6 +166,14 @@ def meeting_record(
         item = agenda[item_id]
         item.discussion, item.resolution = discussion.strip(), resolution.strip()
         item.save(update_fields=["discussion", "resolution"])
+        if item.problem_id is not None and item.resolution:
+            # Whoever raised or seconded the problem's needs learns what the meeting resolved.
+            notify_problem_followers(
+                item.problem,
+                title=_("%(meeting)s已议定“%(title)s”") % {"meeting": row.title, "title": item.title},
+                body=item.resolution[:300],
+                key=f"meeting:{row.pk}",
+            )
     row.minutes = minutes
     row.status = MeetingStatus.HELD
     row.save(update_fields=["minutes", "status"])
@@ -234,7 +243,7 @@ def task_item_create(
     _check_source(region, meeting_item, vote, decision)
     item.save()
     if item.problem is not None and item.problem.status in (ProblemStatus.OPEN, ProblemStatus.DELIBERATING):
-        ProblemItem.objects.filter(pk=item.problem.pk).update(status=ProblemStatus.DECIDED)
+        problem_move(item.problem, ProblemStatus.DECIDED, _("已列入任务清单：%(title)s") % {"title": item.title})
     return item
 
 

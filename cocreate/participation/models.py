@@ -172,6 +172,15 @@ class Vote(models.Model):
     estate = models.ForeignKey(
         Estate, verbose_name=_("小区"), null=True, blank=True, on_delete=models.PROTECT, related_name="votes"
     )
+    # The problem-list line the vote decides, if any: its needs' raisers follow the vote from their need.
+    problem = models.ForeignKey(
+        "ProblemItem",
+        verbose_name=_("问题清单"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="votes",
+    )
     opens_at = models.DateTimeField(_("开始时间"))
     closes_at = models.DateTimeField(_("截止时间"))
     status = models.CharField(_("状态"), max_length=8, choices=VoteStatus.choices, default=VoteStatus.DRAFT)

@@ -125,6 +125,44 @@ def _notify_raiser(need: Need) -> None:
     )
 
 
+def notify_problem_followers(problem: ProblemItem, *, title: str, body: str = "", key: str) -> None:
+    """Tells the raisers and supporters of a problem-list line's needs what happened to it, once per ``key``."""
+    raisers = Need.objects.filter(problem=problem).values("raised_by_id")
+    supporters = NeedSupport.objects.filter(need__problem=problem).values("person_id")
+    users = User.objects.filter(Q(person_id__in=raisers) | Q(person_id__in=supporters), is_active=True)
+    notify.notify(
+        users=users,
+        title=title,
+        body=body,
+        url=reverse("participation:problemitem_detail", args=[problem.pk]),
+        dedupe_key=f"problem:{problem.pk}:{key}",
+    )
+
+
+def problem_move(problem: ProblemItem, status: str, reason: str = "") -> bool:
+    """Moves a problem-list line to ``status`` (kept in its history) and tells its followers.
+
+    Called under the caller's transaction by meetings, votes and the task list when their step
+    moves the line on; answers whether anything changed.
+    """
+    row = ProblemItem.objects.select_for_update().get(pk=problem.pk)
+    if row.status == status:
+        return False
+    row.status = status
+    row.status_reason = reason[:300]
+    row.save(update_fields=["status", "status_reason"])
+    problem.status, problem.status_reason = row.status, row.status_reason
+    if status not in PROBLEM_STEPS:
+        return True  # 已办结 reaches each need's raiser as the need's own status
+    notify_problem_followers(
+        row,
+        title=_("您关注的问题“%(title)s”：%(status)s") % {"title": row.title, "status": row.get_status_display()},
+        body=row.status_reason,
+        key=f"status:{status}",
+    )
+    return True
+
+
 def _set_status(need: Need, status: str, reason: str, **fields: Any) -> None:
     need.status = status
     need.status_reason = reason[:300]
@@ -387,9 +425,7 @@ def problem_update_status(*, actor: Any, problem: ProblemItem, status: str, reas
         raise ValidationError({"status": _("该问题已办结或不予实施，状态不能再改")})
     if row.status == status:
         raise ValidationError({"status": _("状态没有变化")})
-    row.status = status
-    row.status_reason = reason
-    row.save(update_fields=["status", "status_reason"])
+    problem_move(row, status, reason)
     if status == ProblemStatus.DONE:
         done_reason = reason or _("问题“%(title)s”已办结") % {"title": row.title}
         for need in Need.objects.select_for_update().filter(problem=row, status=NeedStatus.LISTED).order_by("pk"):
@@ -468,16 +504,26 @@ def need_detail(*, user: Any, pk: int) -> Need:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One step in a need's life as its raiser sees it."""
+    """One step in a need's life as its raiser sees it: the need's own status, its problem-list
+    line's, or a vote on that line (``kind`` says which)."""
 
     at: datetime
     status: str
     status_display: str
     reason: str
+    kind: str = "need"
+
+
+# A problem line's own steps the raiser sees besides the need's (待议 and 已办结 repeat the need's).
+PROBLEM_STEPS = (ProblemStatus.DELIBERATING, ProblemStatus.DECIDED, ProblemStatus.DROPPED)
 
 
 def status_history(needs: Iterable[Need]) -> dict[int, list[StatusChange]]:
-    """Each need's status changes, oldest first, from its history — one query for all of them."""
+    """Each need's steps, oldest first: its history, its problem line's and the line's votes.
+
+    Three queries for any number of needs.
+    """
+    needs = list(needs)
     ids = [n.pk for n in needs]
     result: dict[int, list[StatusChange]] = {pk: [] for pk in ids}
     if not ids:
@@ -496,7 +542,60 @@ def status_history(needs: Iterable[Need]) -> dict[int, list[StatusChange]]:
         result[pk].append(
             StatusChange(at=at, status=status, status_display=str(labels.get(status, status)), reason=reason)
         )
+    by_problem: dict[int, list[int]] = {}
+    for need in needs:
+        if need.problem_id is not None:
+            by_problem.setdefault(need.problem_id, []).append(need.pk)
+    if by_problem:
+        for change, problem_id in _problem_steps(list(by_problem)):
+            for pk in by_problem[problem_id]:
+                result[pk].append(change)
+        for pk in ids:
+            result[pk].sort(key=lambda c: c.at)
     return result
+
+
+def _problem_steps(problem_ids: list[int]) -> list[tuple[StatusChange, int]]:
+    """The problem lines' status changes and their votes' opening and result, as need steps."""
+    from cocreate.participation.models import Vote, VoteStatus  # votes import this module
+
+    steps: list[tuple[StatusChange, int]] = []
+    labels = dict(ProblemStatus.choices)
+    last: dict[int, str] = {}
+    rows = (
+        ProblemItem.history.filter(id__in=problem_ids)
+        .order_by("id", "history_date", "history_id")
+        .values_list("id", "history_date", "status", "status_reason")
+    )
+    for pk, at, status, reason in rows:
+        if last.get(pk) == status:
+            continue
+        last[pk] = status
+        if status in PROBLEM_STEPS:
+            display = _("问题清单：%(status)s") % {"status": labels.get(status, status)}
+            steps.append(
+                (StatusChange(at=at, status=status, status_display=display, reason=reason, kind="problem"), pk)
+            )
+    votes = Vote.objects.filter(problem_id__in=problem_ids).exclude(status=VoteStatus.DRAFT)
+    for vote in votes.only("id", "problem_id", "title", "status", "opened_at", "closed_at", "result"):
+        assert vote.problem_id is not None
+        if vote.opened_at is not None:
+            opened = StatusChange(
+                at=vote.opened_at, status="vote_open", status_display=_("开始表决"), reason=vote.title, kind="vote"
+            )
+            steps.append((opened, vote.problem_id))
+        if vote.status == VoteStatus.CLOSED and vote.closed_at is not None:
+            from cocreate.participation.votes import result_phrase
+
+            closed = StatusChange(
+                at=vote.closed_at,
+                status="vote_closed",
+                status_display=result_phrase(vote),
+                reason=vote.title,
+                kind="vote",
+            )
+            steps.append((closed, vote.problem_id))
+    return steps
 
 
 def photos_of(*, user: Any, need: Need) -> QuerySet[Attachment]:
@@ -533,6 +632,18 @@ def problem_needs(*, user: Any, problem: ProblemItem) -> QuerySet[Need]:
     return with_counts(Need.objects.filter(problem=problem).select_related("region"), user).order_by(
         "-support_count", "-created_at", "-id"
     )
+
+
+def problem_votes(*, user: Any, problem: ProblemItem) -> list[tuple[Any, str]]:
+    """The opened votes on a problem-list line the user may see, each with its result in words."""
+    from cocreate.participation.models import Vote, VoteStatus  # votes import this module
+    from cocreate.participation.votes import result_phrase
+
+    rows = Vote.objects.visible_to(user).filter(problem=problem).exclude(status=VoteStatus.DRAFT)
+    return [
+        (vote, result_phrase(vote) if vote.status == VoteStatus.CLOSED else "")
+        for vote in rows.order_by("-opens_at", "-id")
+    ]
 
 
 def problem_choices(*, user: Any, need: Need) -> QuerySet[ProblemItem]:

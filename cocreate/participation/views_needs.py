@@ -418,6 +418,8 @@ def problemitem_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "problem": problem,
         "linked": needs.problem_needs(user=user, problem=problem),
+        "problem_votes": needs.problem_votes(user=user, problem=problem),
+        "is_staff_view": access.scope_of(user).is_staff_member or access.scope_of(user).is_superuser,
         "can_change": can_change,
         "status_form": ProblemStatusForm(initial={"status": problem.status}) if can_change else None,
     }

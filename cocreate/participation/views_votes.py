@@ -41,6 +41,8 @@ from cocreate.participation.models import (
     Choice,
     ElectorateKind,
     Estate,
+    ProblemItem,
+    ProblemStatus,
     PropertyUnit,
     Vote,
     VoteRule,
@@ -87,16 +89,26 @@ class VoteForm(forms.Form):
         required=False,
         help_text=gettext_lazy("业主表决须选择小区。"),
     )
+    problem = forms.ModelChoiceField(
+        label=gettext_lazy("表决的问题（可选）"),
+        queryset=ProblemItem.objects.none(),
+        required=False,
+        help_text=gettext_lazy("选择问题清单中的问题，提出和附议的居民可在诉求页看到表决进展和结果。"),
+    )
     opens_at = _datetime_field(gettext_lazy("开始时间"))
     closes_at = _datetime_field(gettext_lazy("截止时间"))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         regions = access.manageable_regions(user, DECISION_MANAGERS)
+        problems = ProblemItem.objects.filter(region__in=regions).exclude(
+            status__in=[ProblemStatus.DONE, ProblemStatus.DROPPED]
+        )
         for name, queryset in (
             ("region", regions.order_by("path")),
             ("rule", VoteRule.objects.filter(is_active=True).order_by("code")),
             ("estate", Estate.objects.filter(region__in=regions).select_related("region").order_by("name")),
+            ("problem", problems.order_by("-created_at", "-id")),
         ):
             field = self.fields[name]
             assert isinstance(field, forms.ModelChoiceField)

@@ -32,6 +32,8 @@ from cocreate.participation.models import (
     ElectorateKind,
     Estate,
     Measure,
+    ProblemItem,
+    ProblemStatus,
     PropertyUnit,
     RuleThreshold,
     Stage,
@@ -40,6 +42,7 @@ from cocreate.participation.models import (
     VoteRule,
     VoteStatus,
 )
+from cocreate.participation.needs import notify_problem_followers, problem_move
 
 ZERO = Decimal("0")
 HOUSEHOLD_KINDS = frozenset({ElectorateKind.HOUSEHOLDS})
@@ -176,8 +179,13 @@ def vote_create(
     question: str = "",
     electorate: str = "",
     estate: Estate | None = None,
+    problem: ProblemItem | None = None,
 ) -> Vote:
-    """Drafts a vote in a region the actor manages; the electorate defaults to the rule's."""
+    """Drafts a vote in a region the actor manages; the electorate defaults to the rule's.
+
+    A vote may decide a problem-list line of the region: the line's followers then see it open and
+    its result from their need.
+    """
     electorate = electorate or rule.electorate
     if electorate not in ElectorateKind.values:
         raise ValidationError({"electorate": _("请选择表决范围")})
@@ -190,11 +198,17 @@ def vote_create(
         rule=rule,
         electorate=electorate,
         estate=estate,
+        problem=problem,
         opens_at=opens_at,
         closes_at=closes_at,
         created_by=actor if getattr(actor, "pk", None) else None,
     )
     require(actor, access.CREATE, vote)
+    if problem is not None:
+        if not problem.region.path.startswith(region.path):
+            raise ValidationError({"problem": _("所选问题不在表决区域内")})
+        if problem.status in (ProblemStatus.DONE, ProblemStatus.DROPPED):
+            raise ValidationError({"problem": _("该问题已办结或不予实施")})
     if not vote.title:
         raise ValidationError({"title": _("请填写表决事项")})
     _check_window(opens_at, closes_at)
@@ -244,7 +258,11 @@ def electorate_rows(vote: Vote, day: date) -> list[Voter]:
 
 
 def _locked(vote: Vote) -> Vote:
-    return Vote.objects.select_for_update(of=("self",)).select_related("region", "rule", "estate").get(pk=vote.pk)
+    return (
+        Vote.objects.select_for_update(of=("self",))
+        .select_related("region", "rule", "estate", "problem")
+        .get(pk=vote.pk)
+    )
 
 
 @transaction.atomic
@@ -264,6 +282,12 @@ def vote_open(*, actor: Any, vote: Vote, now: datetime | None = None) -> Vote:
     row.status = VoteStatus.OPEN
     row.opened_at = now
     row.save(update_fields=["status", "opened_at"])
+    if row.problem is not None and row.problem.status == ProblemStatus.OPEN:
+        problem_move(row.problem, ProblemStatus.DELIBERATING, _("表决中：%(title)s") % {"title": row.title})
+    elif row.problem is not None:
+        notify_problem_followers(
+            row.problem, title=_("“%(title)s”开始表决") % {"title": row.title}, key=f"vote:{row.pk}:open"
+        )
     return row
 
 
@@ -403,7 +427,30 @@ def vote_close(*, actor: Any, vote: Vote, now: datetime | None = None) -> Vote:
     row.status = VoteStatus.CLOSED
     row.closed_at = now or timezone.now()
     row.save(update_fields=["result", "status", "closed_at"])
+    if row.problem is not None:
+        _problem_after_vote(row)
     return row
+
+
+def result_phrase(vote: Vote) -> str:
+    """表决通过 / 未通过 / 无效 in words, from the frozen result."""
+    result = vote.result or {}
+    if not result.get("valid"):
+        return _("表决无效（参加人数未达要求）")
+    return _("表决通过") if result.get("carried") else _("表决未通过")
+
+
+def _problem_after_vote(vote: Vote) -> None:
+    """A carried vote decides its problem-list line; any result is told to the line's followers."""
+    problem = vote.problem
+    assert problem is not None
+    reason = f"{vote.title}：{result_phrase(vote)}"
+    carried = bool((vote.result or {}).get("carried"))
+    moved = False
+    if carried and problem.status in (ProblemStatus.OPEN, ProblemStatus.DELIBERATING):
+        moved = problem_move(problem, ProblemStatus.DECIDED, reason)
+    if not moved:
+        notify_problem_followers(problem, title=reason, key=f"vote:{vote.pk}:closed")
 
 
 def votes_due_to_close(now: datetime | None = None) -> QuerySet[Vote]:

@@ -392,14 +392,20 @@ def test_every_status_change_notifies_the_raiser_once(c: Community) -> None:
     need.refresh_from_db()
     needs._notify_raiser(need)
     assert len(notes(c.raiser)) == 1
+    # The problem line moving on reaches the raiser and the supporters once, as the line's step.
     needs.problem_update_status(actor=c.staff(), problem=problem, status=ProblemStatus.DELIBERATING)
-    assert len(notes(c.raiser)) == 1  # the problem moved, the need did not
+    assert notes(c.raiser)[-1] == notes(c.neighbours[0])[-1] == "您关注的问题“村口照明”：议事中"
+    assert notes(c.neighbours[1]) == []
+    assert len(notes(c.raiser)) == 2
+    needs.problem_move(problem, ProblemStatus.DELIBERATING)  # no change, nothing said
+    assert len(notes(c.raiser)) == 2
+    # 已办结 is said once, as the need's own status.
     needs.problem_update_status(actor=c.staff(), problem=problem, status=ProblemStatus.DONE, reason="路灯已修好")
     assert notes(c.raiser)[-1] == f"您的诉求“{need.title}”：已办结"
-    assert len(notes(c.raiser)) == 2
+    assert len(notes(c.raiser)) == 3
     assert Notification.objects.filter(user=c.raiser).order_by("id").last().body == "路灯已修好"  # type: ignore[union-attr]
-    # Nobody else heard about it.
-    assert Notification.objects.exclude(user=c.raiser).count() == 0
+    # Nobody else heard about it but the supporter, of the line's step.
+    assert Notification.objects.exclude(user=c.raiser).count() == 1
 
 
 def test_merge_and_decline_notify_their_raisers(c: Community) -> None:
