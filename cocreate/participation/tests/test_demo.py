@@ -76,7 +76,7 @@ MODELS: list[type[Model]] = [
 def _snapshot() -> dict[str, int]:
     counts = {model.__name__: model._default_manager.count() for model in MODELS}
     for model in (Need, ProblemItem, Vote, Notice, Decision, TaskListItem, Meeting):
-        counts[f"history:{model.__name__}"] = model.history.count()  # type: ignore[attr-defined]
+        counts[f"history:{model.__name__}"] = model.history.count()
     counts["statuses"] = hash(tuple(Need.objects.order_by("pk").values_list("status", flat=True)))
     return counts
 
@@ -97,7 +97,7 @@ def _check_every_kind_and_status() -> None:
     assert merged.merged_into is not None and merged.merged_into.status == NeedStatus.LISTED
     assert all(n.status_reason for n in Need.objects.filter(status=NeedStatus.DECLINED))
     seconded = needs.with_counts(Need.objects.filter(status=NeedStatus.SUBMITTED), None)
-    assert max(n.support_count for n in seconded) >= 3
+    assert max(n.support_count for n in seconded) >= 3  # type: ignore[attr-defined]
     visit = Need.objects.filter(channel=NeedChannel.VISIT).first()
     grid_worker = User.objects.get(phone=ROLE_PHONES[Role.GRID_WORKER])
     assert visit is not None and visit.recorded_by == grid_worker
