@@ -114,6 +114,8 @@ class DemoResult:
     account_rows: list[DemoAccount] = field(default_factory=list)
     # What cocreate.plans.demo created: {"plans": …, "tasks": …, "reports": …}.
     plans: dict[str, int] = field(default_factory=dict)
+    # What cocreate.participation.demo created: {"needs": …, "votes": …, …}.
+    participation: dict[str, int] = field(default_factory=dict)
 
 
 def has_data() -> bool:
@@ -132,6 +134,9 @@ def demo_load(*, if_empty: bool = False) -> DemoResult:
         from cocreate.plans.demo import load as plans_load
 
         loader.result.plans = asdict(plans_load(actor=loader.admin))
+        from cocreate.participation.demo import load as participation_load
+
+        loader.result.participation = asdict(participation_load(actor=loader.admin))
     return loader.result
 
 

@@ -37,7 +37,12 @@ router = Router(tags=["needs"])
 NeedStatusValue = Literal["submitted", "listed", "declined", "merged", "done"]
 CategoryValue = Literal["industry", "environment", "infrastructure", "public_services", "governance"]
 ProblemStatusValue = Literal["open", "deliberating", "decided", "dropped", "done"]
-Coordinate = Annotated[float, Field(strict=False)]
+Latitude = Annotated[
+    float, Field(strict=False, ge=-90, le=90, allow_inf_nan=False, description="纬度（WGS-84），须与经度同时填写")
+]
+Longitude = Annotated[
+    float, Field(strict=False, ge=-180, le=180, allow_inf_nan=False, description="经度（WGS-84），须与纬度同时填写")
+]
 
 
 class StatusChangeOut(Schema):
@@ -85,6 +90,16 @@ class NeedOut(Schema):
 
 class NeedDetailOut(NeedOut):
     history: list[StatusChangeOut] = Field(description="状态变化（含说明），由早到晚")
+    latitude: float | None = Field(description="纬度（WGS-84）；未标注位置时为空")
+    longitude: float | None = Field(description="经度（WGS-84）；未标注位置时为空")
+
+    @staticmethod
+    def resolve_latitude(obj: Need) -> float | None:
+        return None if obj.latitude is None else float(obj.latitude)
+
+    @staticmethod
+    def resolve_longitude(obj: Need) -> float | None:
+        return None if obj.longitude is None else float(obj.longitude)
 
     @staticmethod
     def resolve_history(obj: Need) -> list[needs.StatusChange]:
@@ -104,8 +119,8 @@ class NeedIn(InputSchema):
     description: Annotated[Text, Field(min_length=1, max_length=5000)]
     category: CategoryValue
     place: Annotated[Text, Field(max_length=200)] = ""
-    latitude: Coordinate | None = None
-    longitude: Coordinate | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     person_id: BodyId | None = Field(None, description="入户代录时：提出诉求的居民；本人提出时不填")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -203,6 +203,21 @@ def _clean_text(value: str, field: str, label: str, max_length: int, *, required
     return text
 
 
+def _map_point(latitude: Decimal | None, longitude: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+    """The optional map point: both or neither, finite, in range, rounded to 6 decimals (as stored)."""
+    if latitude is None and longitude is None:
+        return None, None
+    if latitude is None or longitude is None:
+        raise ValidationError({"latitude": _("经纬度须同时填写")})
+    for name, value, limit, label in (("latitude", latitude, 90, _("纬度")), ("longitude", longitude, 180, _("经度"))):
+        if not Decimal(value).is_finite() or not -limit <= Decimal(value) <= limit:
+            raise ValidationError(
+                {name: _("%(label)s须在 -%(limit)d 到 %(limit)d 之间") % {"label": label, "limit": limit}}
+            )
+    step = Decimal("0.000001")
+    return Decimal(latitude).quantize(step, ROUND_HALF_UP), Decimal(longitude).quantize(step, ROUND_HALF_UP)
+
+
 @transaction.atomic
 def need_raise(
     *,
@@ -243,14 +258,7 @@ def need_raise(
     place = _clean_text(place, "place", _("地点"), 200, required=False)
     if category not in NeedCategory.values:
         raise ValidationError({"category": _("请选择类别")})
-    if (latitude is None) != (longitude is None):
-        raise ValidationError({"latitude": _("经纬度须同时填写")})
-    if (
-        latitude is not None
-        and longitude is not None
-        and not (Decimal(-90) <= latitude <= Decimal(90) and Decimal(-180) <= longitude <= Decimal(180))
-    ):
-        raise ValidationError({"latitude": _("经纬度超出范围")})
+    latitude, longitude = _map_point(latitude, longitude)
     photos = [p for p in photos if p]
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photos": _("最多上传%(n)d张照片") % {"n": MAX_PHOTOS}})

@@ -10,6 +10,7 @@ route × role matrix fills their ids.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
@@ -48,6 +49,56 @@ class PhotosField(forms.FileField):
         return [super(PhotosField, self).clean(f, initial) for f in files if f]
 
 
+class MapPointWidget(forms.MultiWidget):
+    """Latitude and longitude boxes with 使用当前位置 / 清除 buttons (``map_point.js``); no map tiles."""
+
+    template_name = "participation/widgets/map_point.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        box = {"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false", "maxlength": "20"}
+        super().__init__(
+            {
+                "lat": forms.TextInput(attrs={**box, "data-cc-geo": "lat", "placeholder": "31.285412"}),
+                "lng": forms.TextInput(attrs={**box, "data-cc-geo": "lng", "placeholder": "114.631208"}),
+            },
+            attrs,
+        )
+
+    def decompress(self, value: Any) -> list[Any]:
+        return list(value) if value else [None, None]
+
+
+class MapPointField(forms.MultiValueField):
+    """An optional (latitude, longitude) pair: both or neither, in range, rounded to 6 decimals (~0.1 m)."""
+
+    widget = MapPointWidget
+    default_error_messages = {"invalid": gettext_lazy("请输入数字，如 31.285412")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        invalid = {"invalid": self.default_error_messages["invalid"]}
+        super().__init__(
+            fields=(
+                forms.DecimalField(required=False, error_messages=invalid),
+                forms.DecimalField(required=False, error_messages=invalid),
+            ),
+            require_all_fields=False,
+            **kwargs,
+        )
+
+    def compress(self, data_list: list[Any]) -> tuple[Decimal, Decimal] | None:
+        latitude, longitude = [*data_list, None, None][:2]
+        if latitude is None and longitude is None:
+            return None
+        if latitude is None or longitude is None:
+            raise ValidationError(_("请同时填写纬度和经度，或都不填"), code="point_incomplete")
+        if not Decimal(-90) <= latitude <= Decimal(90):
+            raise ValidationError(_("纬度须在 -90 到 90 之间"), code="latitude_range")
+        if not Decimal(-180) <= longitude <= Decimal(180):
+            raise ValidationError(_("经度须在 -180 到 180 之间"), code="longitude_range")
+        step = Decimal("0.000001")
+        return latitude.quantize(step, ROUND_HALF_UP), longitude.quantize(step, ROUND_HALF_UP)
+
+
 class PersonChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name}（{obj.region.name}）"
@@ -74,16 +125,30 @@ class NeedForm(forms.Form):
     place = forms.CharField(
         label=gettext_lazy("地点"), max_length=200, required=False, help_text=gettext_lazy("如：村口小学门前")
     )
+    point = MapPointField(
+        label=gettext_lazy("位置坐标（可选）"),
+        required=False,
+        help_text=gettext_lazy(
+            "可不填。在现场点“使用当前位置”自动填写（手机定位，无需联网），也可手动填写纬度、经度。"
+        ),
+    )
     photos = PhotosField(
         label=gettext_lazy("照片（可选）"), required=False, help_text=gettext_lazy("可不上传；最多6张。")
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # The service takes the pair as latitude / longitude.
+        point = data.pop("point", None)
+        data["latitude"], data["longitude"] = point or (None, None)
+        return data
 
 
 class NeedRecordForm(NeedForm):
     """A need recorded on a home visit for a resident of the recorder's area."""
 
     person = PersonChoiceField(label=gettext_lazy("提出人（居民）"), queryset=Person.objects.none())
-    field_order = ["person", "title", "description", "category", "place", "photos"]
+    field_order = ["person", "title", "description", "category", "place", "point", "photos"]
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -45,5 +45,12 @@ class Command(BaseCommand):
             f"{plans.get('reports', 0)} progress reports, {plans.get('assessments', 0)} yearly assessments "
             "(dates relative to today)"
         )
+        co = result.participation
+        self.stdout.write(
+            f"demo: created {co.get('needs', 0)} needs, {co.get('problems', 0)} problem-list items, "
+            f"{co.get('meetings', 0)} meetings, {co.get('votes', 0)} votes, {co.get('ballots', 0)} ballots, "
+            f"{co.get('notices', 0)} notices, {co.get('decisions', 0)} 四议两公开 records, "
+            f"{co.get('task_items', 0)} task-list items (柳林村)"
+        )
         self.stdout.write(f"demo password for every account: {DEMO_PASSWORD}  (table written to {path})")
         self.stdout.write(format_accounts(result.account_rows))
