@@ -3,6 +3,10 @@
 Everything any role may see lives in county A (代码 990101). County B (990102) holds one of
 every kind of record, each named with the marker ``OUTSIDE_MARKER``; no role in the fixture
 may ever see one of those, so a test can search any response body for the marker.
+
+Records that must never be public — drafts, objections, comments, a declined need's reason, the
+full name of a person who raised a public need — also carry ``PRIVATE_MARKER``; a community's
+public page (no login) may show county B's records but never one of those.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cocreate.core.models import (
 )
 
 OUTSIDE_MARKER = "ZZOUT"
+PRIVATE_MARKER = "ZZPRIV"
 PASSWORD = "cocreate-test-pw"
 
 

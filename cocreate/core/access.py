@@ -5,6 +5,8 @@
 * ``can(user, action, obj)`` answers whether the user may perform ``action`` on ``obj``.
 * ``get_visible_or_404`` is the only way a view or API handler fetches an object by an id
   taken from a request: missing and forbidden give the same 404.
+* ``public(queryset)`` narrows to what anyone may see on a community's public page (no login),
+  by a second registry (``register_public``); views marked ``@public_view`` read only through it.
 
 Rules: superusers see everything. Staff (any role but 居民) see the subtree of every region
 they hold a membership in, plus the ancestors of those regions where a model needs them
@@ -244,6 +246,67 @@ def _notification_rule(scope: Scope) -> Q:
 @register(ApiToken)
 def _token_rule(scope: Scope) -> Q:
     return Q(user_id=scope.user_id) if scope.user_id else NOTHING
+
+
+# --- Public rules: what anyone may see on a community's public page --------------------------------
+# A second registry, separate from ``visible()``: signed-in lists keep showing only the caller's
+# scope, while public pages show every visitor — signed in or not — the same rows.
+
+PublicRule = Callable[[], Q]
+_PUBLIC_RULES: dict[type[models.Model], PublicRule] = {}
+
+
+def register_public(model: type[models.Model]) -> Callable[[PublicRule], PublicRule]:
+    """Registers which rows of a model anyone may see; a model without one is never public."""
+
+    def decorator(rule: PublicRule) -> PublicRule:
+        _PUBLIC_RULES[model] = rule
+        return rule
+
+    return decorator
+
+
+def public_models() -> list[type[models.Model]]:
+    return list(_PUBLIC_RULES)
+
+
+def public(queryset: QuerySet[M]) -> QuerySet[M]:
+    """Narrows ``queryset`` to publicly visible rows; a model without a public rule gives none."""
+    rule = _PUBLIC_RULES.get(queryset.model)
+    if rule is None:
+        return queryset.none()  # forgetting to register fails closed
+    return queryset.filter(rule())
+
+
+def get_public_or_404(model_or_qs: type[M] | QuerySet[M], **lookup: Any) -> M:
+    """Fetches one public object; missing and not public both raise Http404."""
+    qs = model_or_qs if isinstance(model_or_qs, QuerySet) else model_or_qs._default_manager.all()
+    try:
+        return public(qs).get(**lookup)
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("not found") from exc
+
+
+PUBLIC_VIEW_ATTRIBUTE = "cocreate_public"
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def public_view(view: V) -> V:
+    """Marks a view as public: it reads only through :func:`public` and shows every visitor the
+    same thing. The route × role matrix reads the mark and checks such views for private data
+    instead of for out-of-scope records."""
+    setattr(view, PUBLIC_VIEW_ATTRIBUTE, True)
+    return view
+
+
+def is_public_view(view: Any) -> bool:
+    return bool(getattr(view, PUBLIC_VIEW_ATTRIBUTE, False))
+
+
+@register_public(Region)
+def _region_public_rule() -> Q:
+    # Region names and codes are public knowledge; a disabled region has no public page.
+    return Q(is_active=True)
 
 
 # --- Write rules ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from cocreate.participation.models import (
     MeetingItem,
     MeetingParticipant,
     Need,
+    NeedStatus,
     NeedSupport,
     Notice,
     NoticeStatus,
@@ -187,3 +188,39 @@ def _task_item_rule(scope: Scope) -> Q:
 
 for _model in (ProblemItem, Meeting, Notice, Decision, TaskListItem):
     access.register_write_roles(_model, DECISION_MANAGERS)
+
+
+# --- The community's public page (no login) ------------------------------------------------------------
+# What anyone may see, whoever they are (``access.public``). Only community records are public; the
+# rows that name people — supporters, invitees, comments, objections, roll lines, ballots, owners'
+# units — have no public rule and so are never public. Pages show a need's raiser masked (张*).
+
+# Needs that are on the public page: waiting, on the problem list, done. A merged duplicate lives on
+# in the need it was merged into; a declined need's reason was written to its raiser.
+PUBLIC_NEED_STATUSES = (NeedStatus.SUBMITTED, NeedStatus.LISTED, NeedStatus.DONE)
+EVERY_ROW = Q()  # filter(Q()) keeps every row
+
+
+@access.register_public(Need)
+def _need_public_rule() -> Q:
+    return Q(status__in=PUBLIC_NEED_STATUSES)
+
+
+@access.register_public(Vote)
+def _vote_public_rule() -> Q:
+    """Opened votes, as residents see them; the counts are shown once the vote has closed."""
+    return ~Q(status=VoteStatus.DRAFT)
+
+
+@access.register_public(Notice)
+def _notice_public_rule() -> Q:
+    return ~Q(status=NoticeStatus.DRAFT)
+
+
+def _every_row() -> Q:
+    return EVERY_ROW
+
+
+# Community records without drafts or personal data: all of their rows are public.
+for _public_model in (ProblemItem, Meeting, MeetingItem, Decision, DecisionStep, TaskListItem):
+    access.register_public(_public_model)(_every_row)

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from cocreate.conftest import OUTSIDE_MARKER, World
+from cocreate.conftest import OUTSIDE_MARKER, PRIVATE_MARKER, World
+from cocreate.core.models import Person
 from cocreate.participation.defaults import install_rules
 from cocreate.participation.models import (
     Ballot,
@@ -24,6 +25,7 @@ from cocreate.participation.models import (
     MeetingKind,
     MeetingParticipant,
     Need,
+    NeedStatus,
     NeedSupport,
     Notice,
     NoticeStatus,
@@ -78,6 +80,7 @@ def extend(w: World) -> None:
             }
         )
     records.update(_community(w))
+    records.update(_private(w, records))
     w.extra["participation"] = records
 
 
@@ -161,3 +164,75 @@ def _community(w: World) -> dict[str, Any]:
             }
         )
     return records
+
+
+def _private(w: World, records: dict[str, Any]) -> dict[str, Any]:
+    """What county B's public page must never show, each carrying ``PRIVATE_MARKER``: a draft notice
+    and a draft vote, a declined and a merged need, an objection, a comment, an invitee, minutes
+    and a discussion, a need's description — and a person whose full name and phone number must
+    not appear although the need they raised is public."""
+    region = w.regions["village_b"]
+    marker = f"{OUTSIDE_MARKER}{PRIVATE_MARKER}"
+    today = timezone.localdate()
+    now = timezone.now()
+    raiser = Person.objects.create(name=f"{marker}村民", region=region, phone="13900000099")
+    public_need = Need.objects.create(
+        region=region,
+        title=f"{OUTSIDE_MARKER}路灯不亮",
+        description=f"{marker}我家门口的路灯",
+        category="infrastructure",
+        raised_by=raiser,
+    )
+    declined = Need.objects.create(
+        region=region,
+        title=f"{marker}未采纳的诉求",
+        description=f"{marker}内容",
+        category="governance",
+        raised_by=raiser,
+        status=NeedStatus.DECLINED,
+        status_reason=f"{marker}不予采纳的理由",
+    )
+    merged = Need.objects.create(
+        region=region,
+        title=f"{marker}重复的诉求",
+        description=f"{marker}内容",
+        category="infrastructure",
+        raised_by=raiser,
+        status=NeedStatus.MERGED,
+        merged_into=records["outside_need"],
+    )
+    draft_notice = Notice.objects.create(
+        region=region,
+        title=f"{marker}草稿公示",
+        body=f"{marker}草稿内容",
+        starts_on=today,
+        ends_on=today + timedelta(days=7),
+    )
+    poll = VoteRule.objects.get(code="simple_poll")
+    draft_vote = Vote.objects.create(
+        region=region,
+        title=f"{marker}草稿表决",
+        question=f"{marker}草稿问题",
+        rule=poll,
+        electorate=poll.electorate,
+        opens_at=now + timedelta(days=1),
+        closes_at=now + timedelta(days=8),
+    )
+    objection = Objection.objects.create(notice=records["outside_notice"], person=raiser, text=f"{marker}异议内容")
+    comment = ItemComment.objects.create(item=records["outside_item"], person=raiser, text=f"{marker}居民意见")
+    invitee = MeetingParticipant.objects.create(
+        meeting=records["outside_meeting"], person=raiser, name=raiser.name, kind=ParticipantKind.RESIDENT
+    )
+    Meeting.objects.filter(pk=records["outside_meeting"].pk).update(minutes=f"{marker}会议纪要")
+    MeetingItem.objects.filter(pk=records["outside_item"].pk).update(discussion=f"{marker}讨论情况")
+    return {
+        "private_raiser": raiser,
+        "private_public_need": public_need,
+        "private_declined_need": declined,
+        "private_merged_need": merged,
+        "private_draft_notice": draft_notice,
+        "private_draft_vote": draft_vote,
+        "private_objection": objection,
+        "private_comment": comment,
+        "private_invitee": invitee,
+    }
