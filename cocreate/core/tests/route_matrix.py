@@ -8,6 +8,12 @@ is covered without editing anything here. For each route and caller it checks:
 * a route addressing an out-of-scope object by id never answers 2xx to a GET;
 * a write (POST/PUT/PATCH/DELETE) changes no record the caller cannot see.
 
+Public views (marked ``@access.public_view``: a community's page, open to anyone) rightly show
+county B's records to every caller, so for them the two scope checks give way to a privacy check:
+the body carries no ``PRIVATE_MARKER`` (drafts, objections, comments, full names … of the test
+world) and no person's phone or ID number, masked or not. Their region codes and ids are filled
+with the communities holding marked rows and with a public and a non-public row of the route's model.
+
 ``run_matrix`` returns the violations instead of asserting, so a test can also prove that the
 checker catches an unscoped view.
 """
@@ -15,6 +21,7 @@ checker catches an unscoped view.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +34,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from cocreate.conftest import OUTSIDE_MARKER
+from cocreate.conftest import OUTSIDE_MARKER, PRIVATE_MARKER
 from cocreate.core import access
 
 MISSING_ID = 987654321
@@ -46,6 +53,7 @@ class Route:
     methods: tuple[str, ...]
     kind: str  # "page" or "api"
     regex: re.Pattern[str] | None = None
+    public: bool = False  # the view is marked @access.public_view: open to anyone
 
 
 @dataclass
@@ -74,7 +82,7 @@ def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[st
 
 def page_routes(urlconf: str | None = None) -> list[Route]:
     routes = []
-    for template, name, _pattern in _walk(get_resolver(urlconf).url_patterns, "", ""):
+    for template, name, pattern in _walk(get_resolver(urlconf).url_patterns, "", ""):
         if template.startswith("api/") or template.startswith("^api/"):
             continue  # API operations come from the OpenAPI document, with their methods
         if template.startswith(SKIPPED_PREFIXES):
@@ -85,7 +93,8 @@ def page_routes(urlconf: str | None = None) -> list[Route]:
             routes.append(Route(template, name, params, ("get", "post"), "page", regex))
         else:
             params = [m.group("name") for m in _CONVERTER.finditer(template)]
-            routes.append(Route(template, name, params, ("get", "post"), "page"))
+            public = access.is_public_view(pattern.callback)
+            routes.append(Route(template, name, params, ("get", "post"), "page", public=public))
     return routes
 
 
@@ -127,7 +136,7 @@ def route_model(route: Route, index: dict[str, type[models.Model]]) -> type[mode
         segments = [s for s in route.template.split("/") if s and not s.startswith("{") and s != "api"]
         candidates = segments[:1]
     else:
-        short = route.name.split(":")[-1]
+        short = route.name.split(":")[-1].removeprefix("public_")
         candidates = [short.split("_")[0], "_".join(short.split("_")[:2])]
         if route.name.startswith("admin:"):
             parts = short.split("_")
@@ -203,6 +212,81 @@ def _fill_regex(route: Route, values: dict[str, str]) -> str | None:
         result = result[: group.start()] + candidate + result[group.end() :]
     result = result.replace("\\", "")
     return "/" + result if route.regex.fullmatch(result) else None
+
+
+# --- Filling the parameters of public routes ------------------------------------------------------------
+
+REGION_CODE_PARAMS = ("code", "region_code")
+
+
+def _marked(model: type[models.Model]) -> models.QuerySet[Any]:
+    """Rows of ``model`` with ``PRIVATE_MARKER`` in one of their text fields."""
+    q = models.Q(pk__in=[])
+    for f in model._meta.concrete_fields:
+        if isinstance(f, (models.CharField, models.TextField)):
+            q |= models.Q(**{f"{f.name}__contains": PRIVATE_MARKER})
+    return model._default_manager.filter(q)
+
+
+def _has_region(model: type[models.Model]) -> bool:
+    return any(f.name == "region" and f.is_relation for f in model._meta.concrete_fields)
+
+
+def marked_region_codes() -> list[str]:
+    """The codes of the regions that hold rows which must never be public."""
+    codes: set[str] = set()
+    for model in access.registered_models():
+        if _has_region(model):
+            codes.update(_marked(model).values_list("region__code", flat=True))
+    return sorted(codes)
+
+
+def _public_probe_ids(model: type[models.Model] | None, code: str) -> list[str]:
+    """A public row and a non-public row (a marked one if there is) of ``model`` in region ``code``."""
+    if model is None:
+        return [str(MISSING_ID)]
+    rows = model._default_manager.all()
+    if _has_region(model):
+        rows = rows.filter(region__code=code)
+    public_row = access.public(rows).order_by("pk").first()
+    hidden = rows.exclude(pk__in=access.public(model._default_manager.all()).values("pk"))
+    private_row = (
+        _marked(model).filter(pk__in=hidden.values("pk")).order_by("pk").first() or hidden.order_by("pk").first()
+    )
+    ids = [str(row.pk) for row in (public_row, private_row) if row is not None]
+    return ids or [str(MISSING_ID)]
+
+
+def public_paths(route: Route, index: dict[str, Any], codes: list[str]) -> list[str]:
+    """Every path a public route is probed with: each marked community, public and private ids."""
+    main_model = route_model(route, index)
+    paths: list[str] = []
+    for code in codes or [str(MISSING_ID)]:
+        choices: list[list[str]] = []
+        for param in route.params:
+            if param in REGION_CODE_PARAMS:
+                choices.append([code])
+                continue
+            model = index[param[:-3]] if param.endswith("_id") and param[:-3] in index else main_model
+            choices.append(_public_probe_ids(model, code))
+        for combo in itertools.product(*choices):
+            values = dict(zip(route.params, combo, strict=True))
+            paths.append("/" + _CONVERTER.sub(lambda m, v=values: v[m.group("name")], route.template))  # type: ignore[misc]
+    return paths
+
+
+def personal_identifiers() -> set[str]:
+    """Every person's phone and ID number in the test world, in full and masked (139****0001)."""
+    from cocreate.core.models import Person
+    from cocreate.core.privacy import mask_id_number, mask_phone
+
+    found: set[str] = set()
+    for phone, id_number in Person.objects.values_list("phone", "id_number"):
+        if phone:
+            found.update((phone, mask_phone(phone)))
+        if id_number:
+            found.update((id_number, mask_id_number(id_number)))
+    return found
 
 
 # --- Snapshots of what a caller cannot see -------------------------------------------------------------
@@ -286,68 +370,91 @@ def run_matrix(callers: dict[str, Any], *, urlconf: str | None = None) -> Matrix
     scoped_tables = {model._meta.db_table for model in access.registered_models()}
     # Each caller's hidden snapshot stays valid until a request writes to a scoped table.
     snapshots: dict[str, dict[str, str]] = {}
+    codes = marked_region_codes()
+    identifiers = personal_identifiers()
     for route in result.routes:
-        path = fill(route, outside, index)
-        if path is None:
-            result.unresolved.append(f"{route.kind} {route.template}: cannot build a path")
-            continue
-        if route.params and route_model(route, index) is None and not route.name.startswith("admin:"):
+        if route.public and route.regex is None:
+            paths = public_paths(route, index, codes)
+        else:
+            path = fill(route, outside, index)
+            if path is None:
+                result.unresolved.append(f"{route.kind} {route.template}: cannot build a path")
+                continue
+            paths = [path]
+        record_params = [p for p in route.params if not (route.public and p in REGION_CODE_PARAMS)]
+        if record_params and route_model(route, index) is None and not route.name.startswith("admin:"):
             result.unresolved.append(f"{route.kind} {route.template}: model unknown, tried id {MISSING_ID}")
-        for caller_name, user in callers.items():
-            client = clients[caller_name]
-            for method in route.methods:
-                _ensure_login(client, user)
-                # Snapshot what the caller cannot see before a write that can reach a view
-                # (Django admin turns away every non-superuser at its login check).
-                is_write = method in WRITE_METHODS
-                before = None
-                if is_write and _may_reach_view(route, user):
-                    if caller_name not in snapshots:
-                        snapshots[caller_name] = hidden_snapshot(user)
-                    before = snapshots[caller_name]
-                connection.queries_log.clear()  # the log is a bounded deque: count from empty
-                with CaptureQueriesContext(connection) as executed:
-                    if route.kind == "api":
-                        kwargs: dict[str, Any] = {"content_type": "application/json"} if method != "get" else {}
-                        data: Any = body if method != "get" else None
-                        response = (
-                            getattr(client, method)(path, data, **kwargs)
-                            if data is not None
-                            else getattr(client, method)(path)
-                        )
-                    else:
-                        response = getattr(client, method)(path, body if method == "post" else None)
-                # A request that filled the whole log may have written earlier than what it kept.
-                overflowed = len(connection.queries_log) == connection.queries_log.maxlen
-                wrote = overflowed or _wrote_to(executed.captured_queries, scoped_tables)
-                if wrote:
-                    snapshots.clear()
-                result.requests += 1
-                where = f"{method.upper()} {path} ({route.name}) as {caller_name}"
-                if response.status_code >= 500:
-                    result.violations.append(f"{where}: HTTP {response.status_code}")
-                content = getattr(response, "content", b"") if not getattr(response, "streaming", False) else b""
-                if OUTSIDE_MARKER.encode() in content:
-                    result.violations.append(f"{where}: out-of-scope record in the response")
-                if (
-                    method == "get"
-                    and route.params
-                    and 200 <= response.status_code < 300
-                    and _addresses_data(route, index)
-                ):
-                    result.violations.append(f"{where}: out-of-scope id answered {response.status_code}")
-                if is_write and _view_may_have_run(response):
-                    if before is None:
-                        result.violations.append(f"{where}: a view ran where only a login redirect was expected")
-                        continue
-                    if not wrote:
-                        continue  # no statement wrote to a scoped table: nothing can have changed
-                    after = hidden_snapshot(user)
-                    snapshots[caller_name] = after
-                    changed = [label for label in before if before[label] != after.get(label)]
-                    if changed:
-                        result.violations.append(f"{where}: changed records outside scope: {changed}")
+        for path in paths:
+            for caller_name, user in callers.items():
+                client = clients[caller_name]
+                for method in route.methods:
+                    _ensure_login(client, user)
+                    # Snapshot what the caller cannot see before a write that can reach a view
+                    # (Django admin turns away every non-superuser at its login check).
+                    is_write = method in WRITE_METHODS
+                    before = None
+                    if is_write and _may_reach_view(route, user):
+                        if caller_name not in snapshots:
+                            snapshots[caller_name] = hidden_snapshot(user)
+                        before = snapshots[caller_name]
+                    connection.queries_log.clear()  # the log is a bounded deque: count from empty
+                    with CaptureQueriesContext(connection) as executed:
+                        if route.kind == "api":
+                            kwargs: dict[str, Any] = {"content_type": "application/json"} if method != "get" else {}
+                            data: Any = body if method != "get" else None
+                            response = (
+                                getattr(client, method)(path, data, **kwargs)
+                                if data is not None
+                                else getattr(client, method)(path)
+                            )
+                        else:
+                            response = getattr(client, method)(path, body if method == "post" else None)
+                    # A request that filled the whole log may have written earlier than what it kept.
+                    overflowed = len(connection.queries_log) == connection.queries_log.maxlen
+                    wrote = overflowed or _wrote_to(executed.captured_queries, scoped_tables)
+                    if wrote:
+                        snapshots.clear()
+                    result.requests += 1
+                    where = f"{method.upper()} {path} ({route.name}) as {caller_name}"
+                    if response.status_code >= 500:
+                        result.violations.append(f"{where}: HTTP {response.status_code}")
+                    content = getattr(response, "content", b"") if not getattr(response, "streaming", False) else b""
+                    if route.public:
+                        # Open to anyone: county B's records are fine, private data never.
+                        result.violations.extend(f"{where}: {v}" for v in _private_data_in(content, identifiers))
+                    elif OUTSIDE_MARKER.encode() in content:
+                        result.violations.append(f"{where}: out-of-scope record in the response")
+                    if (
+                        not route.public
+                        and method == "get"
+                        and route.params
+                        and 200 <= response.status_code < 300
+                        and _addresses_data(route, index)
+                    ):
+                        result.violations.append(f"{where}: out-of-scope id answered {response.status_code}")
+                    if is_write and _view_may_have_run(response):
+                        if before is None:
+                            result.violations.append(f"{where}: a view ran where only a login redirect was expected")
+                            continue
+                        if not wrote:
+                            continue  # no statement wrote to a scoped table: nothing can have changed
+                        after = hidden_snapshot(user)
+                        snapshots[caller_name] = after
+                        changed = [label for label in before if before[label] != after.get(label)]
+                        if changed:
+                            result.violations.append(f"{where}: changed records outside scope: {changed}")
     return result
+
+
+def _private_data_in(content: bytes, identifiers: set[str]) -> list[str]:
+    """What a public page must never carry: a private record of the test world, a phone or ID number."""
+    found = []
+    if PRIVATE_MARKER.encode() in content:
+        found.append("private record in a public response")
+    leaked = sorted(value for value in identifiers if value.encode() in content)
+    if leaked:
+        found.append(f"phone or ID number in a public response: {leaked[:3]}")
+    return found
 
 
 def _wrote_to(queries: list[dict[str, Any]], tables: set[str]) -> bool:

@@ -66,6 +66,12 @@ def test_matrix_catches_unscoped_views(world: World) -> None:
     leaks = [v for v in result.violations if "leaky" in v]
     assert leaks, "the matrix did not notice a list view that ignores visible_to()"
     assert any("out-of-scope record" in v for v in leaks)
+    public_leaks = [v for v in result.violations if "public_notice_leaky_list" in v]
+    assert any("private record in a public response" in v for v in public_leaks), (
+        "the matrix did not notice a public page that shows a draft"
+    )
+    # The leaky public page shows county B's published notices too: that alone is no violation.
+    assert not any("out-of-scope" in v for v in public_leaks)
     writes = [v for v in result.violations if "household_leaky_rename" in v]
     assert any("changed records outside scope" in v for v in writes), (
         "the matrix did not notice a write that changes a row outside the caller's scope"

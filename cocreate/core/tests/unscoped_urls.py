@@ -1,10 +1,13 @@
-"""A URLconf with deliberately unscoped views (a list, a write), to prove the matrix catches them."""
+"""A URLconf with deliberately unscoped views (a list, a write, a public page that shows drafts),
+to prove the matrix catches them."""
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from cocreate.core import access
 from cocreate.core.models import Household
+from cocreate.participation.models import Notice
 from cocreate.urls import urlpatterns as real_urlpatterns
 
 
@@ -21,7 +24,14 @@ def unscoped_household_rename(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse("ok")
 
 
+@access.public_view
+def leaky_public_notices(request: HttpRequest, code: str) -> HttpResponse:
+    # The public page's mistake: listing a community's notices without access.public(), drafts too.
+    return HttpResponse(", ".join(Notice.objects.filter(region__code=code).values_list("title", flat=True)))
+
+
 urlpatterns = [
+    path("leaky/public/<str:code>/notices/", leaky_public_notices, name="public_notice_leaky_list"),
     path("leaky/households/", unscoped_household_list, name="leaky_households"),
     path("leaky/households/<int:pk>/rename/", unscoped_household_rename, name="household_leaky_rename"),
     *real_urlpatterns,
