@@ -271,8 +271,12 @@ def public_paths(route: Route, index: dict[str, Any], codes: list[str]) -> list[
             choices.append(_public_probe_ids(model, code))
         for combo in itertools.product(*choices):
             values = dict(zip(route.params, combo, strict=True))
-            paths.append("/" + _CONVERTER.sub(lambda m, v=values: v[m.group("name")], route.template))  # type: ignore[misc]
+            paths.append("/" + _substitute(route.template, values))
     return paths
+
+
+def _substitute(template: str, values: dict[str, str]) -> str:
+    return _CONVERTER.sub(lambda m: values[m.group("name")], template)
 
 
 def personal_identifiers() -> set[str]:
