@@ -16,6 +16,7 @@ from django.http import Http404
 from cocreate.core import access
 from cocreate.core.models import Region, RegionLevel, subtree_q
 from cocreate.participation import selectors_votes
+from cocreate.participation import votes as vote_rules
 from cocreate.participation.meetings import effective_status
 from cocreate.participation.models import (
     Decision,
@@ -119,10 +120,11 @@ def vote(*, community: Region, pk: Any) -> Vote:
 
 
 def vote_result(*, vote: Vote) -> dict[str, Any] | None:
-    """The frozen result of a closed vote; an open vote shows none, as residents see it."""
+    """The frozen result of a closed vote with its outcome in words (表决通过 …); an open vote shows
+    none, as residents see it."""
     if vote.status != VoteStatus.CLOSED:
         return None
-    return selectors_votes.vote_result(vote=vote)
+    return {**selectors_votes.vote_result(vote=vote), "phrase": vote_rules.result_phrase(vote)}
 
 
 def notices(*, community: Region) -> QuerySet[Notice]:

@@ -254,7 +254,7 @@ def test_an_open_vote_shows_no_counts_and_a_closed_one_its_result(world: World, 
     votes.vote_close(actor=world.users["superuser"], vote=r["vote"])
     body = main_of(Client().get(url))
     assert 'id="cc-vote-counts"' in body
-    assert "表决有效" in body and "通过" in body
+    assert "表决有效" in body and 'id="cc-vote-outcome"' in body and "表决通过" in body
     assert "需&gt;1/2" in body or "需>1/2" in body or "实际 1/1" in body
     overview = main_of(Client().get(page_url(village_a)))
     row = overview[overview.index(f'id="public-vote-{r["vote"].pk}"') :]
