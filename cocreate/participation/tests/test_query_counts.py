@@ -103,6 +103,7 @@ def test_the_index_shows_each_needs_own_count_and_whether_i_seconded_it(c: Commu
     settings.PAGE_SIZE = 100
     me = c.neighbours[1]
     rows = _fill(c, 12)
+    assert me.person is not None
     mine = Need.objects.create(
         region=c.world.regions["village_a"], title="我的诉求", description="内容", category="governance",
         raised_by=me.person,
