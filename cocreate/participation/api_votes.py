@@ -367,7 +367,8 @@ def vote_close(request: HttpRequest, id: Id) -> Vote:
 )
 def ballot_cast(request: HttpRequest, id: Id, payload: BallotIn) -> Status:
     user = request_user(request)
-    vote = get_visible(_qs(), request, id)
+    # The service reads the vote again under its lock; here only whether the caller may see it.
+    vote = get_visible(Vote.objects.only("pk"), request, id)
     try:
         ballot, created = votes.ballot_cast_result(actor=user, vote=vote, choice=payload.choice)
     except ValidationError as exc:

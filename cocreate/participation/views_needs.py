@@ -274,8 +274,9 @@ def need_list(request: HttpRequest) -> HttpResponse:
     status = _choice(request.GET.get("status", ""), NeedStatus.values)
     order = request.GET.get("order", "new")
     order = order if order in needs.ORDERS else "new"
-    qs = needs.need_list(user=user, status=status, category=category, order=order, include_merged=False)
-    page = paginate(request, qs)
+    qs = needs.need_list(user=user, status=status, category=category, order=order, include_merged=False, counted=False)
+    page = paginate(request, qs.values_list("pk", flat=True))
+    page.object_list = needs.need_page(page.object_list, user)
     context = {
         "page": page,
         "category": category,

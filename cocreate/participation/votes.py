@@ -330,16 +330,19 @@ def _insert(vote: Vote, voter: Voter, choice: str, channel: str, actor: Any) -> 
 
 
 def _shared(vote: Vote) -> Vote:
-    """Reads the vote under a shared row lock (PostgreSQL ``FOR SHARE``).
+    """Reads the vote under a shared row lock (PostgreSQL ``FOR SHARE``), in one statement.
 
     Casts hold it together without waiting for each other, while ``vote_close`` (``FOR UPDATE``)
     waits for the casts in flight and every later cast waits for the close, then sees it closed:
-    no ballot lands after the result was frozen. SQLite serialises writers anyway.
+    no ballot lands after the result was frozen. SQLite serialises writers anyway. Only what a
+    cast checks is read (status, window, electorate); the lock and the read are one round trip.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM participation_vote WHERE id = %s FOR SHARE", [vote.pk])
-    return Vote.objects.select_related("rule").get(pk=vote.pk)
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    table = Vote._meta.db_table
+    sql = f"SELECT id, status, opens_at, closes_at, electorate FROM {table} WHERE id = %s{lock}"  # noqa: S608
+    for row in Vote.objects.raw(sql, [vote.pk]):
+        return row
+    raise Vote.DoesNotExist
 
 
 def ballot_cast(*, actor: Any, vote: Vote, choice: str, now: datetime | None = None) -> Ballot:
