@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cocreate.core import access
 from cocreate.core.access import NOTHING, Scope, in_paths
-from cocreate.core.models import Role
+from cocreate.core.models import Region, Role
 from cocreate.participation.models import (
     Ballot,
     Decision,
@@ -51,12 +53,21 @@ def _home_codes(scope: Scope) -> list[str]:
     return [c for c in scope.home_region_path.strip("/").split("/") if c]
 
 
+def _home_regions(codes: list[str]) -> QuerySet[Region, dict[str, Any]]:
+    """The regions from the top down to where the resident lives, as a subquery of ids.
+
+    ``region_id IN (SELECT id …)`` instead of a join on the region's code lets the database use
+    the records' own (region, status, created_at) indexes (the needs index of a community).
+    """
+    return Region.objects.filter(code__in=codes).values("pk")
+
+
 def community_q(scope: Scope, field: str = "region") -> Q:
     """Staff over the record's region, or residents living in it (the record is their community's)."""
     q = in_paths(scope.staff_paths, f"{field}__path")
     codes = _home_codes(scope)
     if codes:
-        q |= Q(**{f"{field}__code__in": codes})
+        q |= Q(**{f"{field}_id__in": _home_regions(codes)})
     return q
 
 
@@ -66,7 +77,7 @@ def _vote_rule(scope: Scope) -> Q:
     q = in_paths(scope.staff_paths, "region__path")
     codes = _home_codes(scope)
     if codes:
-        q |= Q(region__code__in=codes) & ~Q(status=VoteStatus.DRAFT)
+        q |= Q(region_id__in=_home_regions(codes)) & ~Q(status=VoteStatus.DRAFT)
     return q
 
 
@@ -159,7 +170,7 @@ def _notice_rule(scope: Scope) -> Q:
     q = in_paths(scope.staff_paths, "region__path")
     codes = _home_codes(scope)
     if codes:
-        q |= Q(region__code__in=codes) & ~Q(status=NoticeStatus.DRAFT)
+        q |= Q(region_id__in=_home_regions(codes)) & ~Q(status=NoticeStatus.DRAFT)
     return q
 
 

@@ -88,6 +88,7 @@ def test_need_to_public_result_on_phones(
     world = build_world()
     base = live_server.url
     resident = world.user(Role.RESIDENT)
+    assert resident.person_id is not None
     Person.objects.filter(pk=resident.person_id).update(verified_at=timezone.now())
     neighbour = neighbour_account(world)
     village = world.regions["village_a"]
