@@ -471,3 +471,22 @@ def test_admin_navigation_has_the_calendar(client: Client, world: World) -> None
     assert reverse("core:calendar_list") in body(client.get(reverse("core:home")))
     login(client, world.user(Role.TOWN_STAFF))
     assert reverse("core:calendar_list") not in body(client.get(reverse("core:home")))
+
+
+# --- API --------------------------------------------------------------------------------------------------
+
+
+def test_api_lists_a_years_rows_for_staff_only(client: Client, world: World, holidays: None) -> None:
+    login(client, world.user(Role.GRID_WORKER))
+    response = client.get("/api/calendar", {"year": 2026, "limit": 200})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["count"] == 39
+    by_date = {item["date"]: item for item in data["items"]}
+    assert by_date["2026-01-01"]["is_working_day"] is False and by_date["2026-01-01"]["name"] == "元旦"
+    assert by_date["2026-10-10"]["is_working_day"] is True
+    assert client.get("/api/calendar", {"year": 1800}).status_code == 422
+    login(client, world.user(Role.RESIDENT))
+    assert client.get("/api/calendar", {"year": 2026}).json()["count"] == 0
+    client.logout()
+    assert client.get("/api/calendar", {"year": 2026}).status_code == 401
