@@ -15,6 +15,7 @@ from ninja.renderers import JSONRenderer
 
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
+from cocreate.core.api_calendar import router as calendar_router
 from cocreate.participation.api_decisions import router as decisions_router
 from cocreate.participation.api_meetings import router as meetings_router
 from cocreate.participation.api_needs import router as needs_router
@@ -60,6 +61,7 @@ api = CocreateAPI(
 )
 install_error_handlers(api)
 api.add_router("/", core_router)
+api.add_router("/", calendar_router)
 api.add_router("/", plans_router)
 api.add_router("/", bulletins_router)
 api.add_router("/", supervision_router)

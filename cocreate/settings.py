@@ -226,6 +226,8 @@ LOCALE_PATHS = [BASE_DIR / "cocreate" / "locale"]
 # DATE_FORMAT per language for dated documents (cocreate/formats/<locale>/formats.py).
 FORMAT_MODULE_PATH = ["cocreate.formats"]
 TIME_ZONE = "Asia/Shanghai"
+# Office hours of a working day for time limits counted in hours (cocreate.core.workdays).
+WORKDAY_HOURS = env("WORKDAY_HOURS", "08:30-12:00,14:00-17:30")
 USE_I18N = True
 USE_TZ = True
 

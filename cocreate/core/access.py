@@ -39,6 +39,7 @@ from cocreate.core.models import (
     Region,
     Role,
     Unit,
+    WorkCalendarDay,
     subtree_q,
 )
 
@@ -248,6 +249,12 @@ def _token_rule(scope: Scope) -> Q:
     return Q(user_id=scope.user_id) if scope.user_id else NOTHING
 
 
+@register(WorkCalendarDay)
+def _work_calendar_rule(scope: Scope) -> Q:
+    # The calendar is national reference data: every staff member's deadlines depend on it.
+    return Q() if scope.is_staff_member else NOTHING
+
+
 # --- Public rules: what anyone may see on a community's public page --------------------------------
 # A second registry, separate from ``visible()``: signed-in lists keep showing only the caller's
 # scope, while public pages show every visitor — signed in or not — the same rows.
@@ -326,6 +333,13 @@ def register_write_roles(model: type[models.Model], roles: Iterable[str]) -> Non
     WRITE_ROLES[model] = frozenset(roles)
 
 
+# Models without a region: one set of rows for the whole installation (reference data). Writing
+# them needs one of the model's WRITE_ROLES anywhere, and no row can lie outside a staff member's
+# scope, so the route × role matrix does not look for an out-of-scope row of them.
+GLOBAL_MODELS: set[type[models.Model]] = {WorkCalendarDay}
+WRITE_ROLES[WorkCalendarDay] = frozenset({Role.ADMIN})
+
+
 def region_path_of(obj: Any) -> str | None:
     """The region path that governs an object: its own for a Region, else its ``region``'s."""
     if isinstance(obj, Region):
@@ -358,6 +372,8 @@ def can(user: Any, action: str, obj: Any) -> bool:
     roles = WRITE_ROLES.get(model)
     if roles is None or action not in (CREATE, CHANGE, DELETE):
         return False
+    if model in GLOBAL_MODELS:
+        return bool(scope.paths_for(roles))
     path = region_path_of(obj)
     if path is None:
         return False

@@ -552,3 +552,32 @@ class PersonalDataAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.content_type_id}:{self.object_id} {self.fields}"
+
+
+# --- Working-day calendar ---------------------------------------------------------------------------
+
+
+class WorkCalendarDay(models.Model):
+    """One date whose working status differs from (or is named beyond) the Monday–Friday default.
+
+    Without a row, Monday to Friday are working days and weekends are not; a row overrides its
+    date: a public holiday on a weekday (国庆节, off) or a make-up working weekend (国庆调休上班, on).
+    ``cocreate.core.workdays`` turns these rows into deadlines.
+    """
+
+    date = models.DateField(_("日期"), unique=True)
+    is_working_day = models.BooleanField(_("上班"))
+    name = models.CharField(_("名称"), max_length=50, blank=True)
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    history = HistoricalRecords()
+
+    objects = ScopedManager()
+
+    class Meta:
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"

@@ -35,6 +35,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(pgettext_lazy("nav", "人员"), "core:person_list", "bi-people", MANAGE_ROLES),
     NavItem(pgettext_lazy("nav", "户"), "core:household_list", "bi-house", MANAGE_ROLES | {Role.GRID_WORKER}),
     NavItem(pgettext_lazy("nav", "角色任职"), "core:membership_list", "bi-person-badge", frozenset({Role.ADMIN})),
+    NavItem(pgettext_lazy("nav", "工作日历"), "core:calendar_list", "bi-calendar3", frozenset({Role.ADMIN})),
     # Work plans (cocreate.plans): every staff member has tasks; managers and leaders watch the lights.
     NavItem(pgettext_lazy("nav", "我的任务"), "plans:my_tasks", "bi-clipboard-check", STAFF_ROLES),
     NavItem(pgettext_lazy("nav", "工作方案"), "plans:plan_list", "bi-journal-text", STAFF_ROLES),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cocreate.core import views
+from cocreate.core import views, views_calendar
 
 app_name = "core"
 
@@ -48,6 +48,10 @@ urlpatterns = [
     # Notifications
     path("notifications/", views.notification_list, name="notification_list"),
     path("notifications/<int:pk>/read/", views.notification_read, name="notification_read"),
+    # Working-day calendar
+    path("calendar/", views_calendar.calendar_list, name="calendar_list"),
+    path("calendar/import/", views_calendar.calendar_import, name="calendar_import"),
+    path("calendar/<int:pk>/delete/", views_calendar.calendar_delete, name="calendar_delete"),
     # Evidence
     path("attachments/upload/", views.attachment_upload, name="attachment_upload"),
     path("attachments/<int:pk>/download/", views.attachment_download, name="attachment_download"),

@@ -127,6 +127,7 @@ def _model_index() -> dict[str, type[models.Model]]:
     index.setdefault("people", apps.get_model("core", "Person"))
     index.setdefault("tokens", apps.get_model("core", "ApiToken"))
     index.setdefault("problems", apps.get_model("participation", "ProblemItem"))
+    index.setdefault("calendar", apps.get_model("core", "WorkCalendarDay"))
     return index
 
 
