@@ -20,6 +20,7 @@ from cocreate.participation.api_decisions import router as decisions_router
 from cocreate.participation.api_meetings import router as meetings_router
 from cocreate.participation.api_needs import router as needs_router
 from cocreate.participation.api_notices import router as notices_router
+from cocreate.participation.api_public import router as public_router
 from cocreate.participation.api_votes import router as votes_router
 from cocreate.plans.api import router as plans_router
 from cocreate.plans.api_assessment import router as assessment_router
@@ -71,3 +72,4 @@ api.add_router("/", needs_router)
 api.add_router("/", notices_router)
 api.add_router("/", decisions_router)
 api.add_router("/", meetings_router)
+api.add_router("/", public_router)

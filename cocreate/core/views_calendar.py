@@ -25,7 +25,6 @@ from cocreate.core import access, work_calendar
 from cocreate.core.models import WorkCalendarDay
 from cocreate.core.views import _int_or_none, _paginate, _safe_next, staff_required
 
-
 MIN_YEAR, MAX_YEAR = 1949, 2199
 
 

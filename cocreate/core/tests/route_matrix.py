@@ -38,6 +38,8 @@ from cocreate.conftest import OUTSIDE_MARKER, PRIVATE_MARKER
 from cocreate.core import access
 
 MISSING_ID = 987654321
+# The OpenAPI tag of operations that answer anyone (cocreate/participation/api_public.py).
+PUBLIC_TAG = "public"
 WRITE_METHODS = ("post", "put", "patch", "delete")
 # Routes that are not part of the application's data surface.
 SKIPPED_PREFIXES = ("static/", "media/")
@@ -106,7 +108,9 @@ def api_routes() -> list[Route]:
     for path, operations in schema["paths"].items():
         methods = tuple(m for m in operations if m in ("get", *WRITE_METHODS))
         params = re.findall(r"{(\w+)}", path)
-        routes.append(Route(path, path, params, methods, "api"))
+        # An operation tagged "public" answers anyone (a community's public API), like @public_view pages.
+        public = all(PUBLIC_TAG in operations[m].get("tags", ()) for m in methods)
+        routes.append(Route(path, path, params, methods, "api", public=public))
     return routes
 
 
@@ -135,7 +139,8 @@ def route_model(route: Route, index: dict[str, type[models.Model]]) -> type[mode
     """The model a route is about: from its URL name (``core:household_detail``) or API path."""
     if route.kind == "api":
         segments = [s for s in route.template.split("/") if s and not s.startswith("{") and s != "api"]
-        candidates = segments[:1]
+        # /api/public/communities/{code}/votes/{id} is about votes: the last word, not the first.
+        candidates = segments[-1:] if route.public else segments[:1]
     else:
         short = route.name.split(":")[-1].removeprefix("public_")
         candidates = [short.split("_")[0], "_".join(short.split("_")[:2])]
@@ -277,6 +282,9 @@ def public_paths(route: Route, index: dict[str, Any], codes: list[str]) -> list[
 
 
 def _substitute(template: str, values: dict[str, str]) -> str:
+    """Fills a page template (``<int:pk>``) or an API path (``{id}``), without the leading slash."""
+    if "{" in template or template.startswith("/"):
+        return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], template).lstrip("/")
     return _CONVERTER.sub(lambda m: values[m.group("name")], template)
 
 
