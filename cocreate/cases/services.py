@@ -135,7 +135,8 @@ def _deny() -> PermissionDenied:
 
 
 def _invalid(field: str, message: str, code: str = "invalid") -> ValidationError:
-    return ValidationError({field: message}, code=code)
+    """A refusal naming the field and a machine-readable code (the API answers with both)."""
+    return ValidationError({field: ValidationError(message, code=code)})
 
 
 def _authorised(actor: Any, case: Case, who: str) -> bool:
