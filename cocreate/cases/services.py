@@ -411,9 +411,9 @@ def case_register(
 ) -> Case:
     """Registers a case from any of the five channels, with its parties; gives it a number and a tracking code."""
     _choice(channel, CaseChannel.values, "channel")
-    resident = _check_intake(actor, channel, region)
     if not region.is_active or region.level < RegionLevel.VILLAGE:
         raise _invalid("region", _("请选择事发的村（社区）或网格"), "region")
+    resident = _check_intake(actor, channel, region)
     _choice(urgency, Urgency.values, "urgency")
     if category is not None and not category.is_active:
         raise _invalid("category", _("请选择有效的类别"), "choice")
