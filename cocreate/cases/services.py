@@ -154,7 +154,9 @@ def _authorised(actor: Any, case: Case, who: str) -> bool:
 
 
 def _lock(case: Case) -> Case:
-    return Case.objects.select_for_update().select_related("region", "lead_unit", "category").get(pk=case.pk)
+    return (
+        Case.objects.select_for_update(of=("self",)).select_related("region", "lead_unit", "category").get(pk=case.pk)
+    )
 
 
 def _begin(actor: Any, case: Case, kind: str, expected_version: int | None, *, authorise: bool = True) -> Case:
@@ -1155,7 +1157,7 @@ def case_merge(*, actor: Any, case: Case, into: Case, note: str = "", expected_v
     # Lock both rows in id order, so two merges of the same pair in opposite directions cannot deadlock.
     locked = {
         c.pk: c
-        for c in Case.objects.select_for_update()
+        for c in Case.objects.select_for_update(of=("self",))
         .select_related("region")
         .filter(pk__in=[case.pk, into.pk])
         .order_by("pk")

@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import FieldError, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 
@@ -141,9 +141,10 @@ class EncryptedTextField(models.TextField):
         return encrypt(str(value))
 
     def get_lookup(self, lookup_name: str) -> Any:
-        # An equality lookup would encrypt the operand again and silently never match.
+        # An equality lookup would encrypt the operand again and silently never match; without a
+        # lookup class Django refuses the filter with a FieldError ("Unsupported lookup").
         if lookup_name != "isnull":
-            raise FieldError(f"{self.name} is encrypted and supports only 'isnull' lookups; use its digest field")
+            return None
         return super().get_lookup(lookup_name)
 
 

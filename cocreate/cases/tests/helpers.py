@@ -170,5 +170,11 @@ def snapshot(case: Case) -> dict[str, Any]:
     }
 
 
+def t(value: datetime | None) -> datetime:
+    """A deadline or timestamp the test knows is set."""
+    assert value is not None
+    return value
+
+
 def later(days: float) -> datetime:
     return timezone.now() + timedelta(days=days)

@@ -47,13 +47,14 @@ def _prepare(w: World, kind: str, case: Case) -> None:
             # Asked while still in progress; the case moved on before the decision.
             from cocreate.cases.models import ExtensionRequest
 
+            assert case.lead_unit is not None
             ExtensionRequest.objects.create(
                 case=case,
                 unit=case.lead_unit,
                 reason="需要现场测量",
                 days=3,
-                old_due_at=case.due_at,
-                requested_due_at=case.due_at + timedelta(days=5),
+                old_due_at=h.t(case.due_at),
+                requested_due_at=h.t(case.due_at) + timedelta(days=5),
             )
         else:
             services.case_extension_request(actor=h.lead(w), case=case, days=3, reason="需要现场测量")

@@ -39,7 +39,7 @@ S = CaseStatus
 
 
 def _codes(exc: ValidationError) -> dict[str, str]:
-    return {field: errors[0].code for field, errors in exc.error_dict.items()}
+    return {field: str(errors[0].code) for field, errors in exc.error_dict.items()}
 
 
 def _refused(call: Any, case: Case, *, code: str | None = None, denied: bool = False) -> None:
@@ -212,7 +212,7 @@ def test_answer_on_the_spot_closes_with_the_answer(world: World) -> None:
     services.case_answer_on_spot(actor=h.office(world), case=case, answer="已解释宅基地政策")
     case.refresh_from_db()
     assert (case.status, case.outcome, case.answer) == (S.CLOSED, "answered", "已解释宅基地政策")
-    assert case.replied_at == case.closed_at
+    assert h.t(case.replied_at) == case.closed_at
 
 
 # --- Triage and dispatch ---------------------------------------------------------------------------------
@@ -262,7 +262,7 @@ def test_dispatch_only_to_units_at_the_cases_level_and_area(world: World) -> Non
     case.refresh_from_db()
     assert case.lead_unit == world.units["school"]
     assert list(case.co_units.all()) == [world.units["village_committee"]]
-    assert case.dispatched_at is not None and case.due_at > case.step_due_at > case.dispatched_at
+    assert h.t(case.dispatched_at) is not None and h.t(case.due_at) > h.t(case.step_due_at) > h.t(case.dispatched_at)
     # The lead unit's and the co-unit's staff are told once each.
     assert Notification.objects.filter(user=h.lead(world), title__contains="新派单").count() == 1
     assert Notification.objects.filter(user=office, title__contains="新派单").count() == 1
@@ -287,7 +287,7 @@ def test_return_needs_a_reason_and_goes_to_the_level_above(world: World) -> None
 
 def test_return_redispatched_to_another_unit_keeps_the_whole_deadline(world: World) -> None:
     case = h.case_in(world, S.RETURNED)
-    due = case.due_at
+    due = h.t(case.due_at)
     town = h.reviewer(world)
     _refused(
         lambda: services.case_return_decide(actor=town, case=case, redispatch=True, lead_unit=world.units["school"]),
@@ -299,7 +299,7 @@ def test_return_redispatched_to_another_unit_keeps_the_whole_deadline(world: Wor
         actor=town, case=case, redispatch=True, lead_unit=world.units["village_committee"], note="改由村委会办理"
     )
     case.refresh_from_db()
-    assert (case.status, case.lead_unit, case.due_at) == (S.DISPATCHED, world.units["village_committee"], due)
+    assert (case.status, case.lead_unit, h.t(case.due_at)) == (S.DISPATCHED, world.units["village_committee"], due)
     ret = CaseReturn.objects.get(case=case)
     assert (ret.decision, ret.new_lead_unit, ret.decided_by) == ("redispatched", world.units["village_committee"], town)
     # The school is no longer the lead unit.
@@ -321,14 +321,14 @@ def test_return_sent_back_to_the_same_unit(world: World) -> None:
 def test_contact_time_must_lie_between_dispatch_and_now(world: World) -> None:
     case = h.case_in(world, S.SIGNED)
     lead = h.lead(world)
-    for when in (case.dispatched_at - timedelta(minutes=1), timezone.now() + timedelta(hours=1)):
+    for when in (h.t(case.dispatched_at) - timedelta(minutes=1), timezone.now() + timedelta(hours=1)):
         _refused(
             lambda w=when: services.case_contact(actor=lead, case=case, note="电话", contacted_at=w), case, code="time"
         )
-    when = case.dispatched_at + (timezone.now() - case.dispatched_at) / 2
+    when = h.t(case.dispatched_at) + (timezone.now() - h.t(case.dispatched_at)) / 2
     services.case_contact(actor=lead, case=case, note="电话", contacted_at=when)
     assert case.first_contact_at == when
-    assert case.step_due_at <= case.due_at
+    assert h.t(case.step_due_at) <= h.t(case.due_at)
 
 
 def test_reply_asks_the_applicant_to_rate(world: World) -> None:
@@ -337,7 +337,7 @@ def test_reply_asks_the_applicant_to_rate(world: World) -> None:
         case = step(world, case)
     sms = OutboxMessage.objects.filter(recipient=h.NON_ACCOUNT_PHONE, body__contains="答复").get()
     assert case.tracking_code in sms.body
-    assert case.reply_count == 1 and case.step_due_at > case.replied_at
+    assert case.reply_count == 1 and h.t(case.step_due_at) > h.t(case.replied_at)
 
 
 def test_rating_satisfied_closes_and_dissatisfied_waits_for_rework(world: World) -> None:
@@ -428,7 +428,7 @@ def test_rework_rounds_then_closed_as_unreasonable_by_the_level_above(world: Wor
 def test_extension_requested_before_the_deadline_and_approved_moves_it(world: World) -> None:
     case = h.case_in(world, S.IN_PROGRESS)
     lead, town = h.lead(world), h.reviewer(world)
-    old_due = case.due_at
+    old_due = h.t(case.due_at)
     _refused(lambda: services.case_extension_request(actor=lead, case=case, days=0, reason="x"), case, code="days")
     _refused(lambda: services.case_extension_request(actor=lead, case=case, days=3, reason=""), case, code="required")
     request = services.case_extension_request(actor=lead, case=case, days=3, reason="需要做土地测量")
@@ -444,7 +444,7 @@ def test_extension_requested_before_the_deadline_and_approved_moves_it(world: Wo
     case.refresh_from_db()
     request.refresh_from_db()
     assert (request.status, request.decided_by) == (RequestStatus.APPROVED, town)
-    assert case.due_at == request.requested_due_at and case.step_due_at == case.due_at
+    assert h.t(case.due_at) == request.requested_due_at and h.t(case.step_due_at) == h.t(case.due_at)
     assert Notification.objects.filter(user=lead, title__contains="已同意").count() == 1
     _refused(lambda: services.case_extension_decide(actor=town, case=case, approve=True), case, code="no_request")
 
@@ -455,22 +455,22 @@ def test_extension_refused_needs_a_note_and_keeps_the_deadline(world: World) -> 
     _refused(
         lambda: services.case_extension_decide(actor=h.reviewer(world), case=case, approve=False), case, code="required"
     )
-    due = case.due_at
+    due = h.t(case.due_at)
     services.case_extension_decide(actor=h.reviewer(world), case=case, approve=False, note="时限内可以办结")
     case.refresh_from_db()
-    assert case.due_at == due
+    assert h.t(case.due_at) == due
     assert ExtensionRequest.objects.get(case=case).status == RequestStatus.REFUSED
 
 
 def test_no_extension_after_the_deadline(world: World) -> None:
     case = h.case_in(world, S.IN_PROGRESS)
-    with mock.patch("django.utils.timezone.now", return_value=case.due_at + timedelta(seconds=1)):
+    with mock.patch("django.utils.timezone.now", return_value=h.t(case.due_at) + timedelta(seconds=1)):
         _refused(
             lambda: services.case_extension_request(actor=h.lead(world), case=case, days=3, reason="来不及"),
             case,
             code="overdue",
         )
-    with mock.patch("django.utils.timezone.now", return_value=case.due_at - timedelta(seconds=1)):
+    with mock.patch("django.utils.timezone.now", return_value=h.t(case.due_at) - timedelta(seconds=1)):
         services.case_extension_request(actor=h.lead(world), case=case, days=3, reason="赶在时限前申请")
     assert ExtensionRequest.objects.filter(case=case).count() == 1
 
@@ -492,7 +492,7 @@ def test_escalation_when_overdue_by_the_level_above(world: World) -> None:
         case,
         denied=True,
     )
-    with mock.patch("django.utils.timezone.now", return_value=case.due_at + timedelta(hours=1)):
+    with mock.patch("django.utils.timezone.now", return_value=h.t(case.due_at) + timedelta(hours=1)):
         services.case_escalate(actor=town, case=case, reason="overdue", note="超期提级")
     case.refresh_from_db()
     assert (case.status, case.level) == (S.TRIAGED, CaseLevel.TOWN)
@@ -548,7 +548,7 @@ def test_close_without_rating_only_after_the_follow_up_period(world: World) -> N
     _refused(
         lambda: services.case_close(actor=office, case=case, resolved=True, note="回访"), case, code="followup_running"
     )
-    with mock.patch("django.utils.timezone.now", return_value=case.step_due_at + timedelta(minutes=1)):
+    with mock.patch("django.utils.timezone.now", return_value=h.t(case.step_due_at) + timedelta(minutes=1)):
         _refused(lambda: services.case_close(actor=office, case=case, resolved=True, note=""), case, code="required")
         services.case_close(actor=office, case=case, resolved=False, note="多次联系未评价")
     case.refresh_from_db()

@@ -35,6 +35,7 @@ from cocreate.conftest import OUTSIDE_MARKER, World
 def extend(w: World) -> None:
     install_defaults(CaseCategory, TimeLimit)  # a transactional test's flush removes the migration's rows
     now = timezone.now()
+    due = now + timedelta(days=10)
     category = CaseCategory.objects.get(code="neighbour")
     resident = w.users["resident"].person
     records: dict[str, Any] = {}
@@ -74,7 +75,7 @@ def extend(w: World) -> None:
             level=CaseLevel.VILLAGE,
             lead_unit=unit,
             dispatched_at=now - timedelta(days=6),
-            due_at=now + timedelta(days=10),
+            due_at=due,
             step_due_at=now + timedelta(days=3),
             signed_at=now - timedelta(days=6),
             first_contact_at=now - timedelta(days=5),
@@ -129,8 +130,8 @@ def extend(w: World) -> None:
             unit=unit,
             reason=f"{marker}需要现场测量",
             days=5,
-            old_due_at=case.due_at,
-            requested_due_at=case.due_at + timedelta(days=7),
+            old_due_at=due,
+            requested_due_at=due + timedelta(days=7),
         )
         records.update(
             {
