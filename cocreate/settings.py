@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "cocreate.core",
     "cocreate.plans",
     "cocreate.participation",
+    "cocreate.cases",
 ]
 
 MIDDLEWARE = [
@@ -325,6 +326,12 @@ LOGGING = {
 }
 
 PAGE_SIZE = env_int("PAGE_SIZE", 25)
+
+# Personal data at rest (cocreate.core.crypto): Fernet keys, comma-separated, newest first. The
+# first encrypts, all decrypt (rotation: docs/operations.md). Empty: a key derived from SECRET_KEY.
+COCREATE_DATA_KEYS = [k.strip() for k in env("COCREATE_DATA_KEYS").split(",") if k.strip()]
+# Grievances: rework rounds after a dissatisfied rating before escalation or 不合理诉求 review.
+CASES_MAX_REWORK_ROUNDS = env_int("CASES_MAX_REWORK_ROUNDS", 2)
 
 # Lockout is per account, not per IP: a village office or a township's whole network often
 # sits behind one NAT address, and an IP lockout would lock everyone there out at once.

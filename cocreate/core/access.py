@@ -339,6 +339,19 @@ def register_write_roles(model: type[models.Model], roles: Iterable[str]) -> Non
 GLOBAL_MODELS: set[type[models.Model]] = {WorkCalendarDay}
 WRITE_ROLES[WorkCalendarDay] = frozenset({Role.ADMIN})
 
+# Models whose writes depend on more than a role over a region (a grievance case: its handling
+# unit, its level) answer ``can`` for every action but ``view`` themselves.
+WriteCheck = Callable[[Any, str, Any], bool]
+_WRITE_CHECKS: dict[type[models.Model], WriteCheck] = {}
+
+
+def register_write_check(model: type[models.Model]) -> Callable[[WriteCheck], WriteCheck]:
+    def decorator(check: WriteCheck) -> WriteCheck:
+        _WRITE_CHECKS[model] = check
+        return check
+
+    return decorator
+
 
 def region_path_of(obj: Any) -> str | None:
     """The region path that governs an object: its own for a Region, else its ``region``'s."""
@@ -360,6 +373,8 @@ def can(user: Any, action: str, obj: Any) -> bool:
     model = type(obj)
     if action == VIEW:
         return obj.pk is not None and visible(model._default_manager.filter(pk=obj.pk), user).exists()
+    if model in _WRITE_CHECKS:
+        return _WRITE_CHECKS[model](user, action, obj)
     if isinstance(obj, Attachment):
         if action == DELETE:
             return obj.uploaded_by_id == scope.user_id or scope.has_role_over({Role.ADMIN}, obj.region.path)

@@ -1,0 +1,32 @@
+"""Reads of grievance cases for users: always scoped through the access authority."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cocreate.cases.models import Case, CaseEvent, Party
+from cocreate.core import access, privacy
+
+PARTY_FIELDS = ("name", "phone", "id_number")
+
+
+def case_list(*, user: Any) -> QuerySet[Case]:
+    """The cases ``user`` may see, newest first."""
+    return Case.objects.visible_to(user).select_related("region", "category", "lead_unit")
+
+
+def case_get(*, user: Any, pk: Any) -> Case:
+    """One case by id; missing and forbidden are the same 404."""
+    return access.get_visible_or_404(Case.objects.select_related("region", "category", "lead_unit"), user, pk=pk)
+
+
+def case_timeline(*, user: Any, case: Case) -> QuerySet[CaseEvent]:
+    return CaseEvent.objects.visible_to(user).filter(case=case).select_related("actor", "unit").order_by("version")
+
+
+def party_display(*, user: Any, party: Party, context: str) -> dict[str, str]:
+    """A party's name, phone and ID number as ``user`` may see them: in full only for handling staff
+    (an anonymous applicant: only the office), which is logged; masked for everyone else."""
+    return privacy.personal_data_display(actor=user, obj=party, fields=PARTY_FIELDS, context=context)
