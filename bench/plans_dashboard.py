@@ -423,6 +423,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="PostgreSQL: connect with jit=off (its JIT compiles the dashboard's light CASE for ~0.6 s a query)",
     )
+    parser.add_argument(
+        "--static-root",
+        help="keep collected static files here and reuse them when a manifest exists (collectstatic "
+        "takes minutes); default: a fresh temporary folder",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cocreate-bench-") as workdir:
@@ -432,7 +437,7 @@ def main(argv: list[str] | None = None) -> None:
         server_env = {
             "DATABASE_URL": url,
             "COCREATE_VAR_DIR": workdir,
-            "STATIC_ROOT": str(Path(workdir) / "static"),
+            "STATIC_ROOT": str(Path(args.static_root).resolve() if args.static_root else Path(workdir) / "static"),
             "DEBUG": "0",
             "AXES_ENABLED": "0",
             # cocreate's settings plus the reference pages of bench/app_urls.py.
@@ -468,7 +473,8 @@ def main(argv: list[str] | None = None) -> None:
                 }
             else:
                 figures["mode"] = "pages"
-                call_command("collectstatic", interactive=False, verbosity=0)
+                if not (Path(server_env["STATIC_ROOT"]) / "staticfiles.json").exists():
+                    call_command("collectstatic", interactive=False, verbosity=0)
                 cookie = _session_cookie(world.user_id)
                 figures.update(_in_process(paths, cookie))
                 connection.close()

@@ -507,6 +507,9 @@ def _pages(world: World, staff: str, resident: str) -> dict[str, tuple[str, str]
         "results_resident": (reverse("participation:vote_ballot", args=[world.closed_vote_id]), resident),
         # Reference, not a target: the same middleware, session and base template, almost no data.
         "home": (reverse("core:home"), resident),
+        # bench/app_urls.py: the middleware, session and login check alone, then with the base template.
+        "signed_in_floor": ("/bench/signed-in/", resident),
+        "base_template": ("/bench/base/", resident),
     }
 
 
@@ -544,9 +547,10 @@ def main(argv: list[str] | None = None) -> None:
             "STATIC_ROOT": str(Path(args.static_root).resolve() if args.static_root else Path(workdir) / "static"),
             "DEBUG": "0",
             "AXES_ENABLED": "0",
+            # cocreate's settings plus the reference pages of bench/app_urls.py.
+            "DJANGO_SETTINGS_MODULE": "bench.app_settings",
         }
         os.environ.update(server_env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cocreate.settings")
         try:
             import django
             from django.core.management import call_command

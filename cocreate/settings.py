@@ -326,6 +326,8 @@ LOGGING = {
 }
 
 PAGE_SIZE = env_int("PAGE_SIZE", 25)
+# Residents' lists on phones (the community's needs): short pages for small screens and elderly readers.
+PHONE_PAGE_SIZE = env_int("PHONE_PAGE_SIZE", 10)
 
 # Personal data at rest (cocreate.core.crypto): Fernet keys, comma-separated, newest first. The
 # first encrypts, all decrypt (rotation: docs/operations.md). Empty: a key derived from SECRET_KEY.

@@ -131,8 +131,11 @@ def _require_change(user: Any, obj: models.Model) -> None:
         raise Http404("not found")
 
 
-def _paginate(request: HttpRequest, queryset: QuerySet[Any] | list[Any], param: str = "page") -> Page:
-    return Paginator(queryset, settings.PAGE_SIZE).get_page(request.GET.get(param))
+def _paginate(
+    request: HttpRequest, queryset: QuerySet[Any] | list[Any], param: str = "page", *, per_page: int | None = None
+) -> Page:
+    """A page of ``queryset``: ``settings.PAGE_SIZE`` rows (desktop lists) unless ``per_page`` says otherwise."""
+    return Paginator(queryset, per_page or settings.PAGE_SIZE).get_page(request.GET.get(param))
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -275,7 +276,7 @@ def need_list(request: HttpRequest) -> HttpResponse:
     order = request.GET.get("order", "new")
     order = order if order in needs.ORDERS else "new"
     qs = needs.need_list(user=user, status=status, category=category, order=order, include_merged=False, counted=False)
-    page = paginate(request, qs.values_list("pk", flat=True))
+    page = paginate(request, qs.values_list("pk", flat=True), per_page=settings.PHONE_PAGE_SIZE)
     page.object_list = needs.need_page(page.object_list, user)
     context = {
         "page": page,

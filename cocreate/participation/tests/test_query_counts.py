@@ -79,10 +79,10 @@ def test_staff_see_the_needs_index_with_the_same_queries_for_10_and_100_a_page(
     client = client_for(c.staff(Role.VILLAGE_STAFF))
     path = reverse("participation:need_list")
     _fill(c, 10)
-    settings.PAGE_SIZE = 10
+    settings.PAGE_SIZE = settings.PHONE_PAGE_SIZE = 10
     ten, _response = _queries(client, path, {"order": order})
     _fill(c, 140, start=10)
-    settings.PAGE_SIZE = 100
+    settings.PAGE_SIZE = settings.PHONE_PAGE_SIZE = 100
     hundred, response = _queries(client, path, {"order": order})
     assert len(response.context["page"].object_list) == 100
     assert ten == hundred, (ten, hundred)
@@ -100,7 +100,7 @@ def test_the_api_lists_10_and_100_needs_with_the_same_queries(c: Community, orde
 
 
 def test_the_index_shows_each_needs_own_count_and_whether_i_seconded_it(c: Community, settings: Any) -> None:
-    settings.PAGE_SIZE = 100
+    settings.PAGE_SIZE = settings.PHONE_PAGE_SIZE = 100
     me = c.neighbours[1]
     rows = _fill(c, 12)
     assert me.person is not None

@@ -278,10 +278,10 @@ def _count_queries(client: Client, params: dict[str, str]) -> int:
 def test_the_needs_index_takes_the_same_queries_for_10_and_100_a_page(c: Community, settings: Any, order: str) -> None:
     client = client_for(c.neighbours[0])
     _fill(c, 10)
-    settings.PAGE_SIZE = 10
+    settings.PAGE_SIZE = settings.PHONE_PAGE_SIZE = 10
     ten = _count_queries(client, {"order": order})
     _fill(c, 90)
-    settings.PAGE_SIZE = 100
+    settings.PAGE_SIZE = settings.PHONE_PAGE_SIZE = 100
     hundred = _count_queries(client, {"order": order})
     page = client.get(url("need_list"), {"order": order}).content.decode()
     assert page.count('class="card mb-2"') == 100
@@ -289,7 +289,7 @@ def test_the_needs_index_takes_the_same_queries_for_10_and_100_a_page(c: Communi
 
 
 def test_my_needs_take_the_same_queries_for_few_and_many(c: Community, settings: Any) -> None:
-    settings.PAGE_SIZE = 100
+    settings.PAGE_SIZE = settings.PHONE_PAGE_SIZE = 100
     client = client_for(c.raiser)
     raise_need(c.raiser, "一")
     client.get(url("need_mine"))  # the first request refreshes the session (a write)
@@ -300,3 +300,14 @@ def test_my_needs_take_the_same_queries_for_few_and_many(c: Community, settings:
     with CaptureQueriesContext(connection) as many:
         client.get(url("need_mine"))
     assert len(few) == len(many)
+
+
+def test_residents_read_the_needs_ten_to_a_page_on_their_phones(c: Community) -> None:
+    _fill(c, 12)
+    client = client_for(c.neighbours[0])
+    first = client.get(url("need_list")).content.decode()
+    second = client.get(url("need_list"), {"page": 2}).content.decode()
+    listed = Need.objects.filter(region=c.world.regions["village_a"]).exclude(status="merged").count()
+    assert listed > 10
+    assert first.count('class="card mb-2"') == 10
+    assert second.count('class="card mb-2"') == listed - 10
