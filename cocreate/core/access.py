@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -120,27 +120,48 @@ def scope_of(user: Any) -> Scope:
         return cached
     role_paths: dict[str, list[str]] = {}
     unit_ids: set[int] = set()
-    for role, path, unit_id in Membership.objects.filter(
-        user_id=user.pk, is_active=True, region__is_active=True
-    ).values_list("role", "region__path", "unit_id"):
+    memberships, person = _scope_rows(user.pk, user.person_id)
+    for role, path, unit_id in memberships:
         role_paths.setdefault(role, []).append(path)
         if unit_id is not None and role in STAFF_ROLES:
             unit_ids.add(unit_id)
-    person = None
-    if user.person_id:
-        person = Person.objects.filter(pk=user.person_id).values("household_id", "region__path").first()
     scope = Scope(
         is_superuser=bool(user.is_superuser),
         is_authenticated=True,
         user_id=user.pk,
         person_id=user.person_id,
-        household_id=person["household_id"] if person else None,
-        home_region_path=person["region__path"] if person else None,
+        household_id=person[0] if person else None,
+        home_region_path=person[1] if person else None,
         role_paths={role: tuple(paths) for role, paths in role_paths.items()},
         unit_ids=tuple(sorted(unit_ids)),
     )
     user._cocreate_scope = scope
     return scope
+
+
+def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, str, int | None]], Any]:
+    """The user's active memberships (role, region path, unit) and their person's (household, path).
+
+    Every signed-in request runs these two reads (navigation, every visibility rule), so they are
+    plain SQL: building them through the ORM cost more than running them.
+    """
+    membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.role, r.path, m.unit_id FROM {membership} m JOIN {region} r ON r.id = m.region_id "  # noqa: S608
+            "WHERE m.user_id = %s AND m.is_active AND r.is_active",
+            [user_id],
+        )
+        memberships = [(role, path, unit_id) for role, path, unit_id in cursor.fetchall()]
+        found = None
+        if person_id:
+            cursor.execute(
+                f"SELECT p.household_id, r.path FROM {person} p JOIN {region} r ON r.id = p.region_id "  # noqa: S608
+                "WHERE p.id = %s",
+                [person_id],
+            )
+            found = cursor.fetchone()
+    return memberships, found
 
 
 def forget_scope(user: Any) -> None:

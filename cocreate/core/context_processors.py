@@ -16,4 +16,10 @@ def ui(request: HttpRequest) -> dict[str, Any]:
     large = request.COOKIES.get(LARGE_TEXT_COOKIE) == "1"
     if user is not None and user.is_authenticated and getattr(user, "large_text", False):
         large = True
-    return {"large_text": large, "nav_items": navigation_for(user)}
+    items = navigation_for(user)
+    match = getattr(request, "resolver_match", None)
+    view_name = match.view_name if match is not None else ""
+    for item in items:
+        # "core:household_" stays highlighted on "core:household_detail" too.
+        item["active"] = "1" if view_name.startswith(item["section"]) else ""
+    return {"large_text": large, "nav_items": items}
