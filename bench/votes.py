@@ -612,7 +612,8 @@ def main(argv: list[str] | None = None) -> None:
                             targets[f"{page}_p95_ms"] = {"max": getattr(args, TARGET_P95[page])}
 
                     # Casting: a warm-up and the measurement, each voter once across both.
-                    split = min(len(keys) // 4, max(200, int(args.warmup * 300)))
+                    # Enough distinct voters for the warm-up at up to 1 000 casts a second.
+                    split = min(len(keys) // 4, max(200, int(args.warmup * 1000)))
                     warm = _wrk_casts(
                         base, cast_path, keys[:split], duration=args.warmup, connections=args.cast_connections
                     )
