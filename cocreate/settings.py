@@ -129,7 +129,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Kept open like PostgreSQL's (DB_CONN_MAX_AGE): reopening the file on every request ran the
+    # PRAGMAs above each time, and under two workers their locks made a signed-in page wait.
 else:
     DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", "test_cocreate")
     # JIT compilation costs PostgreSQL more than it saves on dashboard-sized queries (720 ms of
