@@ -335,6 +335,15 @@ PHONE_PAGE_SIZE = env_int("PHONE_PAGE_SIZE", 10)
 COCREATE_DATA_KEYS = [k.strip() for k in env("COCREATE_DATA_KEYS").split(",") if k.strip()]
 # Grievances: rework rounds after a dissatisfied rating before escalation or 不合理诉求 review.
 CASES_MAX_REWORK_ROUNDS = env_int("CASES_MAX_REWORK_ROUNDS", 2)
+# The reminder / 督办 ladder (cases/jobs.py, docs/cases.md): remind the lead unit this many working
+# days before a deadline; 督办通知 and 通报 this many working days after it.
+CASES_REMIND_BEFORE_WORKDAYS = env_int("CASES_REMIND_BEFORE_WORKDAYS", 1)
+CASES_SUPERVISE_AFTER_WORKDAYS = env_int("CASES_SUPERVISE_AFTER_WORKDAYS", 2)
+CASES_BULLETIN_AFTER_WORKDAYS = env_int("CASES_BULLETIN_AFTER_WORKDAYS", 5)
+# Rates (cases/metrics.py, docs/metrics.md): units with fewer cases are listed without a rank;
+# the weights of 满意 / 基本满意 / 不满意 in the satisfaction rate.
+CASES_MIN_FOR_RANKING = env_int("CASES_MIN_FOR_RANKING", 5)
+CASES_SATISFACTION_WEIGHTS = {"satisfied": "1.0", "basic": "0.8", "dissatisfied": "0"}
 
 # Lockout is per account, not per IP: a village office or a township's whole network often
 # sits behind one NAT address, and an IP lockout would lock everyone there out at once.

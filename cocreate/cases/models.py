@@ -198,6 +198,9 @@ class Case(models.Model):
     dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True)
     due_at = models.DateTimeField(_("办结时限"), null=True, blank=True)
     step_due_at = models.DateTimeField(_("当前环节时限"), null=True, blank=True)
+    # The first-contact limit of the latest dispatch, kept after step_due_at moves on: the
+    # response rate (docs/metrics.md) compares first_contact_at with it in SQL.
+    first_contact_due_at = models.DateTimeField(_("首次联系时限"), null=True, blank=True)
     signed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
     first_contact_at = models.DateTimeField(_("首次联系时间"), null=True, blank=True)
     replied_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
@@ -534,3 +537,38 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} #{self.round} {self.satisfaction}"
+
+
+class ReminderKind(models.TextChoices):
+    """The steps of the reminder ladder around one deadline (cases/jobs.py)."""
+
+    BEFORE = "before", _("到期提醒")
+    URGE = "urge", _("催办")
+    SUPERVISE = "supervise", _("督办通知")
+    BULLETIN = "bulletin", _("通报")
+
+
+class CaseReminder(models.Model):
+    """One ladder step sent for one deadline of a case; unique, so each step goes out once per deadline.
+
+    Written in the same transaction as its notifications and outbox rows: after a crash the step
+    is either recorded and queued, or neither, and the next sweep does it again.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(_("类型"), max_length=10, choices=ReminderKind.choices)
+    # The deadline this step is about: an extension or a new step gives a new deadline, a new ladder.
+    deadline = models.DateTimeField(_("时限"))
+    recipients = models.PositiveIntegerField(_("通知人数"), default=0)
+    sent_at = models.DateTimeField(_("发送时间"))
+
+    class Meta:
+        verbose_name = _("催督办记录")
+        verbose_name_plural = _("催督办记录")
+        ordering = ["case", "deadline", "sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind", "deadline"], name="casereminder_once_per_deadline"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind} {self.deadline:%Y-%m-%d %H:%M}"

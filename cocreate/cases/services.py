@@ -656,14 +656,23 @@ def case_dispatch(
     row.lead_unit = lead_unit
     row.dispatched_at = now
     row.due_at = deadlines.step_deadline(row, LimitStep.WHOLE, now)
-    row.step_due_at = deadlines.step_deadline(row, LimitStep.FIRST_CONTACT, now)
+    row.step_due_at = row.first_contact_due_at = deadlines.step_deadline(row, LimitStep.FIRST_CONTACT, now)
     row.signed_at = row.first_contact_at = row.replied_at = None
     _finish(
         row,
         actor=actor,
         kind=EventKind.DISPATCHED,
         from_status=before,
-        fields=["lead_unit", "dispatched_at", "due_at", "step_due_at", "signed_at", "first_contact_at", "replied_at"],
+        fields=[
+            "lead_unit",
+            "dispatched_at",
+            "due_at",
+            "step_due_at",
+            "first_contact_due_at",
+            "signed_at",
+            "first_contact_at",
+            "replied_at",
+        ],
         note=_text(note, "note", "", required=False),
         data={"lead_unit": lead_unit.pk, "co_units": [u.pk for u in others], "due_at": row.due_at.isoformat()},
     )
@@ -748,14 +757,14 @@ def case_return_decide(
     pending.decision_note = text
     pending.save(update_fields=["decision", "new_lead_unit", "decided_by", "decided_at", "decision_note"])
     row.status = S.DISPATCHED
-    row.step_due_at = deadlines.step_deadline(row, LimitStep.FIRST_CONTACT, now)
+    row.step_due_at = row.first_contact_due_at = deadlines.step_deadline(row, LimitStep.FIRST_CONTACT, now)
     assert row.lead_unit is not None
     _finish(
         row,
         actor=actor,
         kind=EventKind.RETURN_DECIDED,
         from_status=before,
-        fields=["lead_unit", "step_due_at"],
+        fields=["lead_unit", "step_due_at", "first_contact_due_at"],
         note=text,
         data={"decision": pending.decision, "lead_unit": row.lead_unit.pk},
     )
