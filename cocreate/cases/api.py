@@ -485,9 +485,13 @@ def _case(request: HttpRequest, pk: int) -> Case:
     return selectors.case_get(user=request_user(request), pk=pk)
 
 
-def _summary(request: HttpRequest, pk: int) -> Case:
-    """The case as a transition answers it (masked, nothing logged); re-read after the change."""
-    return _with_applicant(selectors.case_list(user=request_user(request))).get(pk=pk)
+def _summary(pk: int) -> Case:
+    """The case as a transition answers it (masked, nothing logged), re-read after the change.
+
+    Not through the caller's scope: the caller was just allowed to act on it, and a step such as
+    escalation can move the case out of the caller's sight — the answer still says what happened.
+    """
+    return _with_applicant(Case.objects.select_related("region", "category", "lead_unit")).get(pk=pk)
 
 
 def _detail(request: HttpRequest, case: Case) -> Case:
@@ -553,7 +557,7 @@ def _transition(request: HttpRequest, id: int, call: Callable[[Any, Case], Any])
         call(request_user(request), case)
     except ValidationError as exc:
         return _refusal(exc)
-    return Status(200, _summary(request, id))
+    return Status(200, _summary(id))
 
 
 def _category(code: str, field: str = "category") -> CaseCategory:
@@ -651,9 +655,9 @@ def case_events(request: HttpRequest, id: Id) -> list[CaseEvent]:
 @router.post("/cases", response={201: CaseCreatedOut, **WRITE_ERRORS}, summary="登记矛盾纠纷（各来源渠道）")
 def case_create(request: HttpRequest, payload: CaseIn) -> Status:
     region = get_visible(Region, request, payload.region_id, "region_id")
-    category = _category(payload.category) if payload.category else None
     others = [_party_data(request, p, f"other_parties.{i}") for i, p in enumerate(payload.other_parties)]
     try:
+        category = _category(payload.category) if payload.category else None
         case = services.case_register(
             actor=request_user(request),
             region=region,
@@ -669,7 +673,7 @@ def case_create(request: HttpRequest, payload: CaseIn) -> Status:
         )
     except ValidationError as exc:
         return _refusal(exc)
-    created = _summary(request, case.pk)
+    created = _summary(case.pk)
     created.tracking_code = case.tracking_code
     return Status(201, created)
 
@@ -712,14 +716,13 @@ def case_answer(request: HttpRequest, id: Id, payload: AnswerIn) -> Status:
 
 @router.post("/cases/{id}/triage", response=TRANSITION_RESPONSES, summary="研判分级")
 def case_triage(request: HttpRequest, id: Id, payload: TriageIn) -> Status:
-    category = _category(payload.category)
     return _transition(
         request,
         id,
         lambda actor, case: services.case_triage(
             actor=actor,
             case=case,
-            category=category,
+            category=_category(payload.category),
             risk=payload.risk,
             complexity=payload.complexity,
             level=payload.level,
