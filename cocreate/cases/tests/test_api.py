@@ -354,6 +354,11 @@ def test_transition_through_the_api(
     assert last is not None and last.version == case.version and last.actor == who(world)
     # What a transition answers is masked: no one's full phone.
     assert "13700000" not in response.content.decode()
+    if action == "escalate":
+        # Now a town case: the village office that escalated it got its answer, but no longer sees it.
+        assert result["level"] == CaseLevel.TOWN
+        assert_error(login(who(world)).get(f"/api/cases/{case.pk}"), 404)
+        assert login(h.reviewer(world)).get(f"/api/cases/{case.pk}").status_code == 200
 
 
 def test_extension_through_the_api_records_the_request_and_the_decision_moves_the_deadline(world: World) -> None:
