@@ -572,7 +572,8 @@ def case_track_rate(request: HttpRequest) -> HttpResponse:
     """The applicant's rating through the tracking page (code + phone prove who rates)."""
     rate_form = case_forms.TrackRateForm(request.POST)
     code, phone = request.POST.get("code", ""), request.POST.get("phone", "")
-    track_form = case_forms.TrackForm(initial={"code": code})
+    track_form = case_forms.TrackForm({"code": code, "phone": phone})
+    track_form.is_valid()
     case = tracking.find_by_code_and_phone(code, phone)
     if case is None:
         _not_found(track_form)
