@@ -197,7 +197,7 @@ class ReturnDecideForm(ActionForm):
         super().__init__(*args, case=case, **kwargs)
         field = self.fields["lead_unit"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = units_for(case).exclude(pk=case.lead_unit_id)
+        field.queryset = units_for(case).exclude(pk=case.lead_unit_id or 0)
 
 
 class ContactForm(ActionForm):

@@ -78,7 +78,7 @@ def _intake_options(user: Any) -> tuple[list[str], QuerySet[Region], bool]:
             False,
         )
     # Staff: walk-in first for offices, home visit for grid workers.
-    channels = [
+    channels: list[str] = [
         c
         for c in (CaseChannel.WALKIN, CaseChannel.ONSITE, CaseChannel.VISIT)
         if scope.paths_for(services.INTAKE_ROLES[c])
@@ -372,7 +372,9 @@ ACTIONS: dict[str, Action] = {
 
 def _is_applicant_account(user: Any, case: Case) -> bool:
     person_id = getattr(user, "person_id", None)
-    return bool(person_id) and Party.objects.filter(case=case, role=PartyRole.APPLICANT, person_id=person_id).exists()
+    if person_id is None:
+        return False
+    return Party.objects.filter(case=case, role=PartyRole.APPLICANT, person_id=person_id).exists()
 
 
 def available_actions(user: Any, case: Case) -> list[Action]:
