@@ -29,6 +29,12 @@ from cocreate.core.models import Region, Unit
 PHONE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "maxlength": "20"}
 
 
+class Radios(forms.RadioSelect):
+    """Radio buttons as Bootstrap form-checks side by side (large enough to tap on a phone)."""
+
+    template_name = "cases/widgets/radios.html"
+
+
 class RegionField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.name)
@@ -78,7 +84,7 @@ class IntakeForm(forms.Form):
         empty_label=_("不确定"),
     )
     urgency = forms.ChoiceField(
-        label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=forms.RadioSelect
+        label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=Radios
     )
     place = forms.CharField(label=_("具体地点"), max_length=200, required=False)
     description = forms.CharField(label=_("情况描述"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
@@ -187,7 +193,7 @@ class ReturnDecideForm(ActionForm):
         label=_("审核决定"),
         choices=[("0", _("退回原单位继续办理")), ("1", _("改派其他单位"))],
         coerce=lambda v: v == "1",
-        widget=forms.RadioSelect,
+        widget=Radios,
         initial="0",
     )
     lead_unit = UnitField(label=_("改派主办单位"), queryset=Unit.objects.none(), required=False)
@@ -213,7 +219,7 @@ class CloseForm(ActionForm):
         label=_("回访结果"),
         choices=[("1", _("已化解")), ("0", _("未化解"))],
         coerce=lambda v: v == "1",
-        widget=forms.RadioSelect,
+        widget=Radios,
         initial="1",
     )
     note = _note(_("回访情况"), required=True)
@@ -233,7 +239,7 @@ class ExtensionDecideForm(ActionForm):
         label=_("审批决定"),
         choices=[("1", _("同意延期")), ("0", _("不同意"))],
         coerce=lambda v: v == "1",
-        widget=forms.RadioSelect,
+        widget=Radios,
         initial="1",
     )
     note = _note(_("审批意见（不同意时必填）"))
@@ -256,11 +262,11 @@ class RateForm(forms.Form):
         label=_("问题是否解决"),
         choices=[("1", _("已解决")), ("0", _("未解决"))],
         coerce=lambda v: v == "1",
-        widget=forms.RadioSelect,
+        widget=Radios,
     )
-    satisfaction = forms.ChoiceField(label=_("总体满意度"), choices=Satisfaction.choices, widget=forms.RadioSelect)
-    efficiency = forms.ChoiceField(label=_("办理效率"), choices=Satisfaction.choices, widget=forms.RadioSelect)
-    leader_rating = forms.ChoiceField(label=_("责任领导"), choices=Satisfaction.choices, widget=forms.RadioSelect)
+    satisfaction = forms.ChoiceField(label=_("总体满意度"), choices=Satisfaction.choices, widget=Radios)
+    efficiency = forms.ChoiceField(label=_("办理效率"), choices=Satisfaction.choices, widget=Radios)
+    leader_rating = forms.ChoiceField(label=_("责任领导"), choices=Satisfaction.choices, widget=Radios)
     comment = forms.CharField(
         label=_("意见（可选）"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
