@@ -83,9 +83,7 @@ class IntakeForm(forms.Form):
         required=False,
         empty_label=_("不确定"),
     )
-    urgency = forms.ChoiceField(
-        label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=Radios
-    )
+    urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=Radios)
     place = forms.CharField(label=_("具体地点"), max_length=200, required=False)
     description = forms.CharField(label=_("情况描述"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
 
