@@ -182,6 +182,20 @@ def _office_q(scope: access.Scope) -> Q:
     return q
 
 
+def _reviewer_q(scope: access.Scope) -> Q:
+    """Cases the user reviews as the level above (returns, extensions, 不合理诉求): the level below in their area."""
+    if scope.is_superuser:
+        return Q()
+    q = access.NOTHING
+    for level, roles in rules.OFFICE_ROLES.items():
+        paths = scope.paths_for(roles)
+        if paths:
+            reviewed = {lvl for lvl in rules.OFFICE_ROLES if rules.level_above(lvl) == level}
+            q |= access.in_paths(paths, "region__path") & Q(level__in=sorted(reviewed))
+    # A unit never reviews its own return or extension request.
+    return q & ~Q(lead_unit_id__in=scope.unit_ids) if scope.unit_ids else q
+
+
 def queue_tabs(user: Any, now: Any) -> list[Tab]:
     scope = access.scope_of(user)
     office = _office_q(scope)
@@ -196,6 +210,18 @@ def queue_tabs(user: Any, now: Any) -> list[Tab]:
         tabs += [
             Tab("intake", gettext_lazy("待受理"), office & Q(status=S.REGISTERED), newest),
             Tab("route", gettext_lazy("待分拨"), office & Q(status__in=[S.ACCEPTED, S.TRIAGED]), newest),
+            Tab("rework", gettext_lazy("不满意待处理"), office & Q(status=S.DISSATISFIED), newest),
+            Tab(
+                "review",
+                gettext_lazy("待审核"),
+                _reviewer_q(scope)
+                & (
+                    Q(status=S.RETURNED)
+                    | Q(id__in=ExtensionRequest.objects.filter(status=RequestStatus.PENDING).values("case_id"))
+                    | Q(status=S.DISSATISFIED, rework_round__gte=services.max_rework_rounds())
+                ),
+                newest,
+            ),
         ]
     if scope.unit_ids or scope.is_superuser:
         tabs += [

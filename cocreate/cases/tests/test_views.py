@@ -333,3 +333,35 @@ def test_applicant_account_rates_on_the_case_page(world: World) -> None:
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.status == S.DISSATISFIED
+
+
+def test_reviewers_see_returns_and_offices_see_dissatisfied(world: World) -> None:
+    returned = visitor_case(world, S.RETURNED)
+    dissatisfied = h.case_in(world, S.DISSATISFIED)
+    town = client_for(world.user(Role.TOWN_STAFF))
+    page = town.get(reverse("cases:case_queue_list") + "?tab=review").content.decode()
+    assert returned.number in page and dissatisfied.number not in page  # rework rounds remain
+    assert 'id="action-review_return"' in town.get(detail(returned)).content.decode()
+    office = client_for(world.user(Role.VILLAGE_STAFF))
+    page = office.get(reverse("cases:case_queue_list") + "?tab=rework").content.decode()
+    assert dissatisfied.number in page and returned.number not in page
+    # The village office reviews nothing of its own level.
+    assert returned.number not in office.get(reverse("cases:case_queue_list") + "?tab=review").content.decode()
+
+
+def test_resident_reports_for_themselves(world: World) -> None:
+    resident = world.user(Role.RESIDENT)
+    response = client_for(resident).post(
+        reverse("cases:case_intake_form"),
+        intake_data(world, region=world.regions["village_a"].pk, channel="self", applicant_name="", applicant_phone=""),
+    )
+    assert response.status_code == 302
+    case = Case.objects.get(description="晒谷场被邻居占用，协商不成")
+    assert case.channel == "self" and case.created_by == resident
+    applicant = case.parties.get(role=PartyRole.APPLICANT)
+    assert applicant.person_id == resident.person_id and applicant.phone == resident.phone
+    # Another village is not theirs to report in.
+    refused = client_for(resident).post(
+        reverse("cases:case_intake_form"), intake_data(world, region=world.regions["village_a2"].pk, channel="self")
+    )
+    assert refused.status_code == 400 and Case.objects.count() == 1 + 2  # the world's two cases
