@@ -11,5 +11,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("plans/", include("cocreate.plans.urls")),
     path("community/", include("cocreate.participation.urls")),
+    path("cases/", include("cocreate.cases.urls")),
     path("", include("cocreate.core.urls")),
 ]

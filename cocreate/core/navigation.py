@@ -28,6 +28,9 @@ MANAGE_ROLES = frozenset({Role.ADMIN, Role.VILLAGE_STAFF, Role.TOWN_STAFF})
 PLAN_WATCHERS = frozenset({Role.ADMIN, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.LEADER, Role.INSPECTOR})
 RESIDENTS = frozenset({Role.RESIDENT})
 COMMUNITY_STAFF = MANAGE_ROLES | {Role.GRID_WORKER}
+# Who registers grievance cases (cases.services.INTAKE_ROLES) and who handles them (offices, lead units).
+CASE_INTAKE_ROLES = frozenset({Role.GRID_WORKER, Role.VILLAGE_STAFF, Role.TOWN_STAFF, Role.DEPT_STAFF})
+CASE_HANDLING_ROLES = STAFF_ROLES - {Role.ADMIN}
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("我的待办"), "core:home", "bi-list-check"),
     NavItem(pgettext_lazy("nav", "行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
@@ -59,6 +62,9 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(pgettext_lazy("nav", "四议两公开"), "participation:decision_list", "bi-diagram-2", MANAGE_ROLES),
     NavItem(pgettext_lazy("nav", "任务清单"), "participation:tasklistitem_list", "bi-list-task", MANAGE_ROLES),
     NavItem(pgettext_lazy("nav", "小区与房屋"), "participation:estate_list", "bi-buildings", MANAGE_ROLES),
+    # Grievances (cocreate.cases): grid workers and offices take cases down; handling staff work the queue.
+    NavItem(pgettext_lazy("nav", "案件受理"), "cases:case_intake_form", "bi-journal-plus", CASE_INTAKE_ROLES),
+    NavItem(pgettext_lazy("nav", "待办案件"), "cases:case_queue_list", "bi-inboxes", CASE_HANDLING_ROLES),
     NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
 ]
 
