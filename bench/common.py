@@ -290,3 +290,19 @@ def emit(result: dict[str, Any]) -> NoReturn:
     sys.stdout.flush()
     print(json.dumps(result, ensure_ascii=False, sort_keys=False), flush=True)
     sys.exit(0 if result.get("ok") else 1)
+
+
+def server_env(*, url: str, workdir: str, static_root: str | None) -> dict[str, str]:
+    """The environment of a benchmark's gunicorn (and of the script itself, which builds the data).
+
+    cocreate's settings plus the reference pages of ``bench/app_urls.py``; ``static_root`` reuses
+    collected static files (``collectstatic`` takes minutes), else a fresh folder in ``workdir``.
+    """
+    return {
+        "DATABASE_URL": url,
+        "COCREATE_VAR_DIR": workdir,
+        "STATIC_ROOT": str(Path(static_root).resolve() if static_root else Path(workdir) / "static"),
+        "DEBUG": "0",
+        "AXES_ENABLED": "0",
+        "DJANGO_SETTINGS_MODULE": "bench.app_settings",
+    }

@@ -32,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import check_targets, emit, machine, measure_floor, measure_url, serve_wsgi
+from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
 SEED = 2026
@@ -434,15 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         url, drop = _throwaway_database(Path(workdir))
         if args.pg_jit_off and url.startswith(("postgres://", "postgresql://")):
             url += "?options=-c%20jit%3Doff"  # dj-database-url passes it to psycopg as OPTIONS
-        server_env = {
-            "DATABASE_URL": url,
-            "COCREATE_VAR_DIR": workdir,
-            "STATIC_ROOT": str(Path(args.static_root).resolve() if args.static_root else Path(workdir) / "static"),
-            "DEBUG": "0",
-            "AXES_ENABLED": "0",
-            # cocreate's settings plus the reference pages of bench/app_urls.py.
-            "DJANGO_SETTINGS_MODULE": "bench.app_settings",
-        }
+        server_env = bench_server_env(url=url, workdir=workdir, static_root=args.static_root)
         os.environ.update(server_env)
         try:
             import django

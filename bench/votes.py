@@ -47,6 +47,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import check_targets, emit, machine, measure_floor, measure_url, serve_wsgi
+from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
 SEED = 2026
@@ -541,15 +542,7 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="cocreate-bench-") as workdir:
         url, drop = _throwaway_database(Path(workdir))
-        server_env = {
-            "DATABASE_URL": url,
-            "COCREATE_VAR_DIR": workdir,
-            "STATIC_ROOT": str(Path(args.static_root).resolve() if args.static_root else Path(workdir) / "static"),
-            "DEBUG": "0",
-            "AXES_ENABLED": "0",
-            # cocreate's settings plus the reference pages of bench/app_urls.py.
-            "DJANGO_SETTINGS_MODULE": "bench.app_settings",
-        }
+        server_env = bench_server_env(url=url, workdir=workdir, static_root=args.static_root)
         os.environ.update(server_env)
         try:
             import django
