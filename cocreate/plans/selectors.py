@@ -14,7 +14,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -299,10 +300,26 @@ def my_tasks(*, user: Any, today: date | None = None) -> list[tuple[Task, TaskSt
 
 
 def _data_version() -> tuple[Any, Any]:
-    """Changes whenever a task or plan is saved (each save adds a history row): two index reads."""
-    task_version = Task.history.aggregate(v=Max("history_id"))["v"]
-    plan_version = Plan.history.aggregate(v=Max("history_id"))["v"]
+    """Changes whenever a task or plan is saved (each save adds a history row): two index reads.
+
+    Every dashboard and plan page asks this on every request, so it is one plain statement (going
+    through ``Model.history`` builds a history manager class on each access).
+    """
+    task_table, plan_table = _HISTORY_TABLES or _history_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(history_id) FROM {task_table}), (SELECT MAX(history_id) FROM {plan_table})"  # noqa: S608
+        )
+        task_version, plan_version = cursor.fetchone()
     return task_version, plan_version
+
+
+_HISTORY_TABLES: list[str] = []
+
+
+def _history_tables() -> list[str]:
+    _HISTORY_TABLES[:] = [Task.history.model._meta.db_table, Plan.history.model._meta.db_table]
+    return _HISTORY_TABLES
 
 
 def _use_cache(cached: bool | None) -> bool:
