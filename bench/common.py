@@ -306,3 +306,39 @@ def server_env(*, url: str, workdir: str, static_root: str | None) -> dict[str, 
         "AXES_ENABLED": "0",
         "DJANGO_SETTINGS_MODULE": "bench.app_settings",
     }
+
+
+def warm(url: str, cookie: str, *, requests: int) -> None:
+    """Warms every worker with one request at a time.
+
+    A concurrent warm-up (as for F_json) would leave a backlog of slow requests queued in the
+    sync workers when it stops, and the measurement would start by waiting for them.
+    """
+    for _ in range(requests):
+        request = urllib.request.Request(url, headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+
+
+def measure_page(
+    base: str,
+    page: str,
+    path: str,
+    cookie: str,
+    *,
+    floor_rps: float,
+    workers: int,
+    tool: str | None,
+    measure: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One signed-in page under load after a one-at-a-time warm-up: ``<page>_rps`` … ``<page>_ratio``."""
+    warm(base + path, cookie, requests=2 * workers)
+    result = measure_url(base + path, headers={"Cookie": cookie}, tool=tool, **{**measure, "warmup": 0})
+    return {
+        f"{page}_rps": result["rps"],
+        f"{page}_p50_ms": result["p50_ms"],
+        f"{page}_p95_ms": result["p95_ms"],
+        f"{page}_p99_ms": result["p99_ms"],
+        f"{page}_errors": result["errors"],
+        f"{page}_ratio": round(result["rps"] / floor_rps, 4) if floor_rps else 0.0,
+    }

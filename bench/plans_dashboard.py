@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import check_targets, emit, machine, measure_floor, measure_url, serve_wsgi
+from bench.common import check_targets, emit, machine, measure_floor, measure_page, serve_wsgi
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
@@ -363,18 +362,6 @@ def _in_process(paths: dict[str, str], cookie: str) -> dict[str, Any]:
     return figures
 
 
-def _warm(url: str, cookie: str, *, requests: int) -> None:
-    """Warms every worker with one request at a time.
-
-    A concurrent warm-up (as for F_json) would leave a backlog of slow requests queued in the
-    sync workers when it stops, and the measurement would start by waiting for them.
-    """
-    for _ in range(requests):
-        request = urllib.request.Request(url, headers={"Cookie": cookie})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
-
-
 def _selectors(world: World, repeat: int) -> dict[str, Any]:
     """Fallback when the pages are missing: the selectors behind them, timed in this process."""
     from django.db import connection
@@ -479,16 +466,18 @@ def main(argv: list[str] | None = None) -> None:
                     "cocreate.wsgi:application", env=server_env, workers=args.workers, ready_path="/"
                 ) as base:
                     for page, path in paths.items():
-                        _warm(base + path, cookie, requests=2 * args.workers)
-                        result = measure_url(
-                            base + path, headers={"Cookie": cookie}, tool=args.tool, **{**measure, "warmup": 0}
+                        figures.update(
+                            measure_page(
+                                base,
+                                page,
+                                path,
+                                cookie,
+                                floor_rps=floor["rps"],
+                                workers=args.workers,
+                                tool=args.tool,
+                                measure=measure,
+                            )
                         )
-                        figures[f"{page}_rps"] = result["rps"]
-                        figures[f"{page}_p50_ms"] = result["p50_ms"]
-                        figures[f"{page}_p95_ms"] = result["p95_ms"]
-                        figures[f"{page}_p99_ms"] = result["p99_ms"]
-                        figures[f"{page}_errors"] = result["errors"]
-                        figures[f"{page}_ratio"] = round(result["rps"] / floor["rps"], 4) if floor["rps"] else 0.0
                         targets[f"{page}_errors"] = {"max": 0}
                         if page in TARGET_PAGES:
                             targets[f"{page}_p95_ms"] = {"max": args.max_p95_ms}

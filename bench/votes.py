@@ -38,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,7 +45,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import check_targets, emit, machine, measure_floor, measure_url, serve_wsgi
+from bench.common import check_targets, emit, machine, measure_floor, measure_page, serve_wsgi
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
@@ -427,14 +426,6 @@ def _cast_in_process(path: str, cookies: list[str], *, profile: bool) -> dict[st
     return {"cast_queries": max(counts), "cast_single_ms": round(statistics.median(samples), 1)}
 
 
-def _warm(url: str, cookie: str, *, requests: int) -> None:
-    """Warms every worker with one request at a time (see bench/plans_dashboard)."""
-    for _ in range(requests):
-        request = urllib.request.Request(url, headers={"Cookie": cookie})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
-
-
 # Each request is a different voter: request() takes the next session from the file; response()
 # counts the statuses; a thread that runs out of voters stops rather than repeat one.
 _CAST_SCRIPT = """
@@ -590,16 +581,18 @@ def main(argv: list[str] | None = None) -> None:
                     "cocreate.wsgi:application", env=server_env, workers=args.workers, ready_path="/"
                 ) as base:
                     for page, (path, cookie) in pages.items():
-                        _warm(base + path, cookie, requests=2 * args.workers)
-                        result = measure_url(
-                            base + path, headers={"Cookie": cookie}, tool=args.tool, **{**measure, "warmup": 0}
+                        figures.update(
+                            measure_page(
+                                base,
+                                page,
+                                path,
+                                cookie,
+                                floor_rps=floor["rps"],
+                                workers=args.workers,
+                                tool=args.tool,
+                                measure=measure,
+                            )
                         )
-                        figures[f"{page}_rps"] = result["rps"]
-                        figures[f"{page}_p50_ms"] = result["p50_ms"]
-                        figures[f"{page}_p95_ms"] = result["p95_ms"]
-                        figures[f"{page}_p99_ms"] = result["p99_ms"]
-                        figures[f"{page}_errors"] = result["errors"]
-                        figures[f"{page}_ratio"] = round(result["rps"] / floor["rps"], 4) if floor["rps"] else 0.0
                         targets[f"{page}_errors"] = {"max": 0}
                         if page in TARGET_P95:
                             targets[f"{page}_p95_ms"] = {"max": getattr(args, TARGET_P95[page])}
