@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from huey import crontab
@@ -126,6 +127,14 @@ def recipients(case: Case, kind: str) -> list[User]:
     )
 
 
+def case_url(case: Case) -> str:
+    """The case page's address (the ladder's recipients are all staff who may open it)."""
+    try:
+        return reverse("cases:case_detail", kwargs={"pk": case.pk})
+    except NoReverseMatch:
+        return ""
+
+
 def _message(case: Case, kind: str, deadline: datetime, now: datetime) -> tuple[str, str]:
     label = {"case": services._case_label(case)}
     due = timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")
@@ -191,6 +200,7 @@ def _send_step(case: Case, kind: str, deadline: datetime, now: datetime) -> int 
             users=users,
             title=title,
             body=body,
+            url=case_url(case),
             channels=CHANNELS,
             dedupe_key=dedupe_key(case, kind, deadline),
         )

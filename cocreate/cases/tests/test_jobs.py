@@ -97,6 +97,11 @@ def test_the_ladder_goes_to_the_right_people_once_each_even_when_run_twice(world
         [lead.phone, lead.phone, above.phone, inspector.phone]
     )
     assert CaseReminder.objects.get(case=case, kind=K.SUPERVISE).recipients == 1
+    # Every message links to the case page, which each recipient may open.
+    page = f"/cases/{case.pk}/"
+    notes = Notification.objects.filter(dedupe_key__startswith=f"case:{case.pk}:ladder:")
+    assert set(notes.values_list("url", flat=True)) == {page}
+    assert all(page in body for body in sms.values_list("body", flat=True))
 
 
 def test_a_sweep_that_missed_days_sends_every_step_due_once(world: World, clock: Clock) -> None:
