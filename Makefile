@@ -42,6 +42,8 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy cocreate bench
+	@# Security linter: no finding of medium or high severity (tests excluded; bench URLs are 127.0.0.1).
+	$(VENV)/bin/bandit -q -r cocreate bench -x '*/tests/*' --severity-level medium 2> >(grep -v WARNING >&2)
 	$(PY) manage.py makemigrations --check --dry-run
 
 fmt: deps

@@ -216,6 +216,9 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+# Preloading commits the whole registered domain (often a county's gov.cn name shared with other
+# systems) to HTTPS in browsers for good: the operator's decision, off unless HSTS_PRELOAD=1.
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("HSTS_PRELOAD", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -348,3 +351,6 @@ CASES_SATISFACTION_WEIGHTS = {"satisfied": "1.0", "basic": "0.8", "dissatisfied"
 # Lockout is per account, not per IP: a village office or a township's whole network often
 # sits behind one NAT address, and an IP lockout would lock everyone there out at once.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+if not SECURE_HSTS_PRELOAD:
+    # security.W021 asks for HSTS preloading, which is the operator's call (HSTS_PRELOAD above).
+    SILENCED_SYSTEM_CHECKS.append("security.W021")

@@ -148,7 +148,7 @@ def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, st
     membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.role, r.path, m.unit_id FROM {membership} m JOIN {region} r ON r.id = m.region_id "  # noqa: S608
+            f"SELECT m.role, r.path, m.unit_id FROM {membership} m JOIN {region} r ON r.id = m.region_id "  # noqa: S608  # nosec B608
             "WHERE m.user_id = %s AND m.is_active AND r.is_active",
             [user_id],
         )
@@ -156,7 +156,7 @@ def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, st
         found = None
         if person_id:
             cursor.execute(
-                f"SELECT p.household_id, r.path FROM {person} p JOIN {region} r ON r.id = p.region_id "  # noqa: S608
+                f"SELECT p.household_id, r.path FROM {person} p JOIN {region} r ON r.id = p.region_id "  # noqa: S608  # nosec B608
                 "WHERE p.id = %s",
                 [person_id],
             )

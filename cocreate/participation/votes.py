@@ -339,7 +339,7 @@ def _shared(vote: Vote) -> Vote:
     """
     lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
     table = Vote._meta.db_table
-    sql = f"SELECT id, status, opens_at, closes_at, electorate FROM {table} WHERE id = %s{lock}"  # noqa: S608
+    sql = f"SELECT id, status, opens_at, closes_at, electorate FROM {table} WHERE id = %s{lock}"  # noqa: S608  # nosec B608
     for row in Vote.objects.raw(sql, [vote.pk]):
         return row
     raise Vote.DoesNotExist

@@ -308,7 +308,7 @@ def _data_version() -> tuple[Any, Any]:
     task_table, plan_table = _HISTORY_TABLES or _history_tables()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT (SELECT MAX(history_id) FROM {task_table}), (SELECT MAX(history_id) FROM {plan_table})"  # noqa: S608
+            f"SELECT (SELECT MAX(history_id) FROM {task_table}), (SELECT MAX(history_id) FROM {plan_table})"  # noqa: S608  # nosec B608
         )
         task_version, plan_version = cursor.fetchone()
     return task_version, plan_version

@@ -1138,7 +1138,7 @@ def _insert(model: type[Model], field_names: Sequence[str], rows: Sequence[tuple
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     # Table and column names come from the model's metadata, never from the file; values are parameters.
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608  # nosec B608
     # Ids, texts and small integers go to both drivers as they are; dates and decimals are adapted.
     plain = [isinstance(f, (ForeignKey, CharField, IntegerField)) for f in fields]
     if all(plain):
