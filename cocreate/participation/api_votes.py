@@ -222,7 +222,7 @@ class EstateOut(Schema):
         return str(Decimal(getattr(obj, "total_area", None) or 0).quantize(Decimal("0.01")))
 
 
-class UnitOut(Schema):
+class PropertyUnitOut(Schema):
     id: int
     estate_id: int
     number: str
@@ -280,7 +280,7 @@ class EstateIn(InputSchema):
     address: Annotated[Text, Field(max_length=200)] = ""
 
 
-class UnitIn(InputSchema):
+class PropertyUnitIn(InputSchema):
     number: Annotated[Text, Field(min_length=1, max_length=40)]
     area: Area
     owner_id: BodyId
@@ -432,8 +432,8 @@ def estate_create(request: HttpRequest, payload: EstateIn) -> Status:
     return Status(201, estates.estate_list(user=request_user(request)).get(pk=estate.pk))
 
 
-@router.post("/estates/{id}/units", response={201: UnitOut, **WRITE_ERRORS}, tags=["estates"], summary="登记房屋及业主")
-def unit_create(request: HttpRequest, id: Id, payload: UnitIn) -> Status:
+@router.post("/estates/{id}/units", response={201: PropertyUnitOut, **WRITE_ERRORS}, tags=["estates"], summary="登记房屋及业主")
+def unit_create(request: HttpRequest, id: Id, payload: PropertyUnitIn) -> Status:
     estate = get_visible(Estate.objects.select_related("region"), request, id)
     owner = get_visible(Person, request, payload.owner_id, "owner_id")
     unit = estates.unit_create(
