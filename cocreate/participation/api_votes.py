@@ -432,7 +432,9 @@ def estate_create(request: HttpRequest, payload: EstateIn) -> Status:
     return Status(201, estates.estate_list(user=request_user(request)).get(pk=estate.pk))
 
 
-@router.post("/estates/{id}/units", response={201: PropertyUnitOut, **WRITE_ERRORS}, tags=["estates"], summary="登记房屋及业主")
+@router.post(
+    "/estates/{id}/units", response={201: PropertyUnitOut, **WRITE_ERRORS}, tags=["estates"], summary="登记房屋及业主"
+)
 def unit_create(request: HttpRequest, id: Id, payload: PropertyUnitIn) -> Status:
     estate = get_visible(Estate.objects.select_related("region"), request, id)
     owner = get_visible(Person, request, payload.owner_id, "owner_id")
