@@ -162,6 +162,7 @@ class CaseOut(Schema):
     outcome: str
     created_at: datetime
     closed_at: datetime | None
+    need_id: int | None = Field(description="转为社区议题后对应的诉求 id（/api/needs/{id}）")
     version: int = Field(description="版本号：办理操作可带 expected_version 防止覆盖他人更新")
 
     @staticmethod
@@ -444,6 +445,19 @@ class ExtensionDecisionIn(VersionIn):
 class EscalateIn(VersionIn):
     reason: EscalationValue
     note: Note = ""
+
+
+NeedCategoryValue = Literal["industry", "environment", "infrastructure", "public_services", "governance"]
+
+
+class ToNeedIn(VersionIn):
+    title: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
+        description="议题标题（公开，不得含当事人信息）"
+    )
+    description: Annotated[Text, Field(min_length=1, max_length=5000)] = Field(
+        description="议题内容（公开，不得含当事人姓名、电话、身份证号）"
+    )
+    category: NeedCategoryValue = Field(description="诉求类别")
 
 
 class MergeIn(VersionIn):
@@ -920,6 +934,26 @@ def case_merge(request: HttpRequest, id: Id, payload: MergeIn) -> Status:
         id,
         lambda actor, case: services.case_merge(
             actor=actor, case=case, into=into, note=payload.note, expected_version=payload.expected_version
+        ),
+    )
+
+
+@router.post(
+    "/cases/{id}/to-need",
+    response=TRANSITION_RESPONSES,
+    summary="转为社区议题（列入村（社区）问题清单，不含当事人信息）",
+)
+def case_to_need(request: HttpRequest, id: Id, payload: ToNeedIn) -> Status:
+    return _transition(
+        request,
+        id,
+        lambda actor, case: services.case_to_need(
+            actor=actor,
+            case=case,
+            title=payload.title,
+            description=payload.description,
+            category=payload.category,
+            expected_version=payload.expected_version,
         ),
     )
 

@@ -25,6 +25,7 @@ from cocreate.cases.models import (
 )
 from cocreate.cases.services import MAX_EXTENSION_DAYS, EscalationReason
 from cocreate.core.models import Region, Unit
+from cocreate.participation.models import NeedCategory
 
 PHONE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "maxlength": "20"}
 
@@ -251,6 +252,40 @@ class EscalateForm(ActionForm):
 class MergeForm(ActionForm):
     into_number = forms.CharField(label=_("合并到案件编号"), max_length=20, help_text=_("如 2026-000123"))
     note = _note(_("说明（可选）"))
+
+
+# The need category a case's category most often becomes (a default the office may change).
+NEED_CATEGORY_FOR_CASE = {
+    "environment": NeedCategory.ENVIRONMENT,
+    "traffic": NeedCategory.INFRASTRUCTURE,
+    "property_mgmt": NeedCategory.PUBLIC_SERVICES,
+    "medical": NeedCategory.PUBLIC_SERVICES,
+}
+
+
+class ToNeedForm(ActionForm):
+    """Turning a case into a need on the community's problem list: staff retype it without the parties."""
+
+    title = forms.CharField(
+        label=_("议题标题"),
+        max_length=100,
+        help_text=_("对群众公开：不要写当事人的姓名、电话、身份证号。"),
+    )
+    description = forms.CharField(
+        label=_("议题内容"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("已按案件描述预填，请删除姓名、电话、住址等个人信息，只保留公共问题本身。"),
+    )
+    category = forms.ChoiceField(label=_("议题类别"), choices=NeedCategory.choices)
+
+    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("title", case.title or case.description[:30])
+        kwargs["initial"].setdefault("description", case.description)
+        code = case.category.code if case.category_id and case.category else ""
+        kwargs["initial"].setdefault("category", NEED_CATEGORY_FOR_CASE.get(code, NeedCategory.GOVERNANCE))
+        super().__init__(*args, case=case, **kwargs)
 
 
 class RateForm(forms.Form):

@@ -53,6 +53,8 @@ from cocreate.core.forms import apply_service_errors
 from cocreate.core.models import Person, Region, RegionLevel
 from cocreate.core.privacy import mask_id_number, mask_name, mask_phone
 from cocreate.core.views import form_page, paginate, staff_required
+from cocreate.participation import needs
+from cocreate.participation.models import Need
 
 S = CaseStatus
 # "即将到期": the current step is due within this many working days.
@@ -392,6 +394,14 @@ ACTIONS: dict[str, Action] = {
             "btn-outline-danger",
         ),
         Action("merge", EventKind.MERGED, gettext_lazy("合并重复案件"), F.MergeForm, _merge, "btn-outline-secondary"),
+        Action(
+            "to_need",
+            EventKind.TO_NEED,
+            gettext_lazy("转为社区议题"),
+            F.ToNeedForm,
+            _direct(services.case_to_need),
+            "btn-outline-secondary",
+        ),
     )
 }
 
@@ -401,6 +411,12 @@ def _is_applicant_account(user: Any, case: Case) -> bool:
     if person_id is None:
         return False
     return Party.objects.filter(case=case, role=PartyRole.APPLICANT, person_id=person_id).exists()
+
+
+def _may_list(user: Any, case: Case) -> bool:
+    """Whether ``user`` may put a need on the problem list of the case's community (case_to_need)."""
+    community = needs.community_of(case.region)
+    return community is not None and needs.can_screen(user, Need(region=community))
 
 
 def available_actions(user: Any, case: Case) -> list[Action]:
@@ -432,6 +448,7 @@ def available_actions(user: Any, case: Case) -> list[Action]:
         "extend": lambda: case.due_at is not None and now < case.due_at and not has_pending_extension(),
         "extension": has_pending_extension,
         "escalate": lambda: case.level != CaseLevel.COUNTY,
+        "to_need": lambda: case.need_id is None and _may_list(user, case),
     }
     found = []
     for action in ACTIONS.values():
