@@ -51,6 +51,50 @@ class UnitsField(forms.ModelMultipleChoiceField):
         return f"{obj.name}（{obj.region.name}）"
 
 
+# --- Optional photos and files ----------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; the type and size of each are checked by the service (core evidence)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        items = data if isinstance(data, (list, tuple)) else [data]
+        return [single(item, initial) for item in items if item]
+
+
+def photo_field() -> forms.FileField:
+    """Opens the phone's camera straight away (``capture``); optional."""
+    return MultipleFileField(
+        label=_("拍照（可选）"),
+        widget=MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+
+
+def files_field() -> forms.FileField:
+    return MultipleFileField(
+        label=_("照片或材料（可选）"),
+        help_text=_("可多选，最多6个：照片、PDF、Word、Excel、纯文本。出错时请重新选择文件。"),
+    )
+
+
+class AttachForm(forms.Form):
+    """Evidence of handling on a case's page."""
+
+    photo = photo_field()
+    attachments = files_field()
+    description = forms.CharField(label=_("说明（可选）"), max_length=200, required=False)
+
+
 # --- Intake --------------------------------------------------------------------------------------------
 
 
@@ -87,6 +131,8 @@ class IntakeForm(forms.Form):
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=Radios)
     place = forms.CharField(label=_("具体地点"), max_length=200, required=False)
     description = forms.CharField(label=_("情况描述"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+    photo = photo_field()
+    attachments = files_field()
 
     def __init__(self, *args: Any, regions: QuerySet[Region], channels: list[str], resident: bool, **kwargs: Any):
         super().__init__(*args, **kwargs)

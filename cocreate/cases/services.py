@@ -62,8 +62,19 @@ from cocreate.cases.tracking import (
     normalize_phone,
     phone_digest,
 )
-from cocreate.core import access, notify
-from cocreate.core.models import STAFF_ROLES, Channel, OutboxMessage, Person, Region, RegionLevel, Role, Unit, User
+from cocreate.core import access, evidence, notify
+from cocreate.core.models import (
+    STAFF_ROLES,
+    Attachment,
+    Channel,
+    OutboxMessage,
+    Person,
+    Region,
+    RegionLevel,
+    Role,
+    Unit,
+    User,
+)
 from cocreate.participation import needs
 
 S = CaseStatus
@@ -1286,3 +1297,50 @@ def case_to_need(
         data={"need": need.pk, "problem": problem.pk},
     )
     return _sync(case, row)
+
+
+# --- Evidence on a case (optional photos and files) -----------------------------------------------------------
+
+MAX_CASE_FILES = 6
+
+
+def _check_uploads(uploads: Sequence[Any]) -> list[Any]:
+    """Refuses too many files, or any too large or of a refused type, before a single one is stored."""
+    files = [u for u in uploads if u]
+    if len(files) > MAX_CASE_FILES:
+        raise _invalid("attachments", _("一次最多上传%(n)d个文件") % {"n": MAX_CASE_FILES}, "too_many")
+    for upload in files:
+        try:
+            evidence.check_upload(upload)
+        except ValidationError as exc:
+            name = str(getattr(upload, "name", "") or "")[:100]
+            code = getattr(exc, "code", None) or "file_type"
+            raise _invalid("attachments", f"{name}：{' '.join(exc.messages)}", code) from exc
+    return files
+
+
+@transaction.atomic
+def case_attach(*, actor: Any, case: Case, uploads: Sequence[Any], description: str = "") -> list[Attachment]:
+    """Adds optional evidence to a case (photos of the site, a mediation agreement …).
+
+    Who may: ``rules.may_attach_to_case`` (handlers, co-units, the recorder, the applicant's account);
+    the files follow the case's own visibility (``rules._case_attachment_rule``). All files are
+    checked first, so a refused one stores none. Not a transition: no event, no version bump — an
+    upload must not make the handlers' open pages stale.
+    """
+    if not access.may_attach(actor, case):
+        raise _deny()
+    text = _text(description, "description", _("说明"), required=False, max_length=200)
+    files = _check_uploads(uploads)
+    return [evidence.attachment_add(actor=actor, target=case, upload=upload, description=text) for upload in files]
+
+
+@transaction.atomic
+def case_register_with_attachments(*, uploads: Sequence[Any] = (), **fields: Any) -> Case:
+    """``case_register`` plus optional photos or files taken at intake, in one transaction: a refused
+    file registers nothing (the intake form shows the error and keeps what was typed)."""
+    files = _check_uploads(uploads)
+    case = case_register(**fields)
+    if files:
+        case_attach(actor=fields["actor"], case=case, uploads=files, description=_("受理时上传"))
+    return case
