@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
@@ -960,8 +960,19 @@ def case_to_need(request: HttpRequest, id: Id, payload: ToNeedIn) -> Status:
 
 # --- Public: tracking code + the applicant's phone ----------------------------------------------------------
 
-PUBLIC_ERRORS: dict[int, type[ErrorOut]] = {404: ErrorOut, 422: ErrorOut}
-PUBLIC_WRITE_ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+class ThrottledOut(ErrorOut):
+    retry_after: int = Field(description="多少秒后可以再查询（也在 Retry-After 响应头中）")
+
+
+PUBLIC_ERRORS: dict[int, type[ErrorOut]] = {404: ErrorOut, 422: ErrorOut, 429: ThrottledOut}
+PUBLIC_WRITE_ERRORS: dict[int, type[ErrorOut]] = {
+    400: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
+    429: ThrottledOut,
+}
 
 
 def _tracked(code: str, phone: str) -> tracking.TrackedCase:
@@ -972,13 +983,38 @@ def _tracked(code: str, phone: str) -> tracking.TrackedCase:
     return tracked
 
 
+def _throttled(response: HttpResponse, exc: tracking.TrackThrottled) -> Status:
+    """429 ``track_rate_limited`` with the seconds to wait (``retry_after`` and the Retry-After header)."""
+    response["Retry-After"] = str(exc.retry_after)
+    minutes = max(1, -(-exc.retry_after // 60))
+    return Status(
+        429,
+        error_body(
+            "track_rate_limited",
+            f"查询失败次数过多，请{minutes}分钟后再试",
+            retry_after=exc.retry_after,
+        ),
+    )
+
+
+def _find_limited(request: HttpRequest, code: str, phone: str) -> Case:
+    case = tracking.find_limited(code=code, phone=phone, ip=tracking.client_ip(request.META))
+    if case is None:
+        raise Http404("no case for this code and phone")
+    return case
+
+
 @public_router.post(
     "/public/cases/track",
     response={200: TrackedCaseOut, **PUBLIC_ERRORS},
     summary="凭查询码和申请人手机号查询办理进度（无需登录）",
 )
-def public_case_track(request: HttpRequest, payload: TrackIn) -> tracking.TrackedCase:
-    return _tracked(payload.code, payload.phone)
+def public_case_track(request: HttpRequest, response: HttpResponse, payload: TrackIn) -> Status:
+    try:
+        _find_limited(request, payload.code, payload.phone)
+    except tracking.TrackThrottled as exc:
+        return _throttled(response, exc)
+    return Status(200, _tracked(payload.code, payload.phone))
 
 
 @public_router.post(
@@ -986,10 +1022,11 @@ def public_case_track(request: HttpRequest, payload: TrackIn) -> tracking.Tracke
     response={200: TrackedCaseOut, **PUBLIC_WRITE_ERRORS},
     summary="凭查询码和申请人手机号评价答复（无需登录）",
 )
-def public_case_rate(request: HttpRequest, payload: PublicRatingIn) -> Status:
-    case = tracking.find_by_code_and_phone(payload.code, payload.phone)
-    if case is None:
-        raise Http404("no case for this code and phone")
+def public_case_rate(request: HttpRequest, response: HttpResponse, payload: PublicRatingIn) -> Status:
+    try:
+        case = _find_limited(request, payload.code, payload.phone)
+    except tracking.TrackThrottled as exc:
+        return _throttled(response, exc)
     try:
         services.case_rate(
             actor=None,
