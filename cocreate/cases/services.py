@@ -1272,14 +1272,14 @@ def case_to_need(
     community's problem list (村/镇工作人员) — a county department cannot.
     """
     row = _begin(actor, case, EventKind.TO_NEED, expected_version)
+    community = needs.community_of(row.region)
+    if community is None or not needs.can_screen(actor, needs.Need(region=community)):
+        raise _deny()
     if row.need_id is not None:
         raise _invalid("case", _("该案件已转为社区议题"), "already_converted")
     title_text = _text(title, "title", _("议题标题"), max_length=100)
     description_text = _text(description, "description", _("议题内容"), max_length=5000)
     _check_no_party_data(row, title=title_text, description=description_text)
-    community = needs.community_of(row.region)
-    if community is None or not needs.can_screen(actor, needs.Need(region=community)):
-        raise _deny()
     need = needs.need_record_for_community(
         actor=actor, region=row.region, title=title_text, description=description_text, category=category
     )
