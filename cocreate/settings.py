@@ -347,6 +347,15 @@ CASES_BULLETIN_AFTER_WORKDAYS = env_int("CASES_BULLETIN_AFTER_WORKDAYS", 5)
 # the weights of 满意 / 基本满意 / 不满意 in the satisfaction rate.
 CASES_MIN_FOR_RANKING = env_int("CASES_MIN_FOR_RANKING", 5)
 CASES_SATISFACTION_WEIGHTS = {"satisfied": "1.0", "basic": "0.8", "dissatisfied": "0"}
+# Tracking by code + phone (cases/tracking.py): failed lookups allowed per client IP and per
+# tracking code within a window (seconds), counted in the cache; 0 switches a limit off.
+CASES_TRACK_FAILURES_PER_IP = env_int("CASES_TRACK_FAILURES_PER_IP", 20)
+CASES_TRACK_IP_WINDOW = env_int("CASES_TRACK_IP_WINDOW", 600)
+CASES_TRACK_FAILURES_PER_CODE = env_int("CASES_TRACK_FAILURES_PER_CODE", 5)
+CASES_TRACK_CODE_WINDOW = env_int("CASES_TRACK_CODE_WINDOW", 3600)
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For (the
+# nginx of docs/operations.md: 1). 0: the client is REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # Lockout is per account, not per IP: a village office or a township's whole network often
 # sits behind one NAT address, and an IP lockout would lock everyone there out at once.

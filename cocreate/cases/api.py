@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
@@ -162,6 +162,7 @@ class CaseOut(Schema):
     outcome: str
     created_at: datetime
     closed_at: datetime | None
+    need_id: int | None = Field(description="转为社区议题后对应的诉求 id（/api/needs/{id}）")
     version: int = Field(description="版本号：办理操作可带 expected_version 防止覆盖他人更新")
 
     @staticmethod
@@ -444,6 +445,19 @@ class ExtensionDecisionIn(VersionIn):
 class EscalateIn(VersionIn):
     reason: EscalationValue
     note: Note = ""
+
+
+NeedCategoryValue = Literal["industry", "environment", "infrastructure", "public_services", "governance"]
+
+
+class ToNeedIn(VersionIn):
+    title: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
+        description="议题标题（公开，不得含当事人信息）"
+    )
+    description: Annotated[Text, Field(min_length=1, max_length=5000)] = Field(
+        description="议题内容（公开，不得含当事人姓名、电话、身份证号）"
+    )
+    category: NeedCategoryValue = Field(description="诉求类别")
 
 
 class MergeIn(VersionIn):
@@ -924,10 +938,41 @@ def case_merge(request: HttpRequest, id: Id, payload: MergeIn) -> Status:
     )
 
 
+@router.post(
+    "/cases/{id}/to-need",
+    response=TRANSITION_RESPONSES,
+    summary="转为社区议题（列入村（社区）问题清单，不含当事人信息）",
+)
+def case_to_need(request: HttpRequest, id: Id, payload: ToNeedIn) -> Status:
+    return _transition(
+        request,
+        id,
+        lambda actor, case: services.case_to_need(
+            actor=actor,
+            case=case,
+            title=payload.title,
+            description=payload.description,
+            category=payload.category,
+            expected_version=payload.expected_version,
+        ),
+    )
+
+
 # --- Public: tracking code + the applicant's phone ----------------------------------------------------------
 
-PUBLIC_ERRORS: dict[int, type[ErrorOut]] = {404: ErrorOut, 422: ErrorOut}
-PUBLIC_WRITE_ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+class ThrottledOut(ErrorOut):
+    retry_after: int = Field(description="多少秒后可以再查询（也在 Retry-After 响应头中）")
+
+
+PUBLIC_ERRORS: dict[int, type[ErrorOut]] = {404: ErrorOut, 422: ErrorOut, 429: ThrottledOut}
+PUBLIC_WRITE_ERRORS: dict[int, type[ErrorOut]] = {
+    400: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    422: ErrorOut,
+    429: ThrottledOut,
+}
 
 
 def _tracked(code: str, phone: str) -> tracking.TrackedCase:
@@ -938,13 +983,38 @@ def _tracked(code: str, phone: str) -> tracking.TrackedCase:
     return tracked
 
 
+def _throttled(response: HttpResponse, exc: tracking.TrackThrottled) -> Status:
+    """429 ``track_rate_limited`` with the seconds to wait (``retry_after`` and the Retry-After header)."""
+    response["Retry-After"] = str(exc.retry_after)
+    minutes = max(1, -(-exc.retry_after // 60))
+    return Status(
+        429,
+        error_body(
+            "track_rate_limited",
+            f"查询失败次数过多，请{minutes}分钟后再试",
+            retry_after=exc.retry_after,
+        ),
+    )
+
+
+def _find_limited(request: HttpRequest, code: str, phone: str) -> Case:
+    case = tracking.find_limited(code=code, phone=phone, ip=tracking.client_ip(request.META))
+    if case is None:
+        raise Http404("no case for this code and phone")
+    return case
+
+
 @public_router.post(
     "/public/cases/track",
     response={200: TrackedCaseOut, **PUBLIC_ERRORS},
     summary="凭查询码和申请人手机号查询办理进度（无需登录）",
 )
-def public_case_track(request: HttpRequest, payload: TrackIn) -> tracking.TrackedCase:
-    return _tracked(payload.code, payload.phone)
+def public_case_track(request: HttpRequest, response: HttpResponse, payload: TrackIn) -> Status:
+    try:
+        _find_limited(request, payload.code, payload.phone)
+    except tracking.TrackThrottled as exc:
+        return _throttled(response, exc)
+    return Status(200, _tracked(payload.code, payload.phone))
 
 
 @public_router.post(
@@ -952,10 +1022,11 @@ def public_case_track(request: HttpRequest, payload: TrackIn) -> tracking.Tracke
     response={200: TrackedCaseOut, **PUBLIC_WRITE_ERRORS},
     summary="凭查询码和申请人手机号评价答复（无需登录）",
 )
-def public_case_rate(request: HttpRequest, payload: PublicRatingIn) -> Status:
-    case = tracking.find_by_code_and_phone(payload.code, payload.phone)
-    if case is None:
-        raise Http404("no case for this code and phone")
+def public_case_rate(request: HttpRequest, response: HttpResponse, payload: PublicRatingIn) -> Status:
+    try:
+        case = _find_limited(request, payload.code, payload.phone)
+    except tracking.TrackThrottled as exc:
+        return _throttled(response, exc)
     try:
         services.case_rate(
             actor=None,

@@ -25,6 +25,7 @@ from cocreate.cases.models import (
 )
 from cocreate.cases.services import MAX_EXTENSION_DAYS, EscalationReason
 from cocreate.core.models import Region, Unit
+from cocreate.participation.models import NeedCategory
 
 PHONE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "maxlength": "20"}
 
@@ -48,6 +49,50 @@ class UnitField(forms.ModelChoiceField):
 class UnitsField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name}（{obj.region.name}）"
+
+
+# --- Optional photos and files ----------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; the type and size of each are checked by the service (core evidence)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        items = data if isinstance(data, (list, tuple)) else [data]
+        return [single(item, initial) for item in items if item]
+
+
+def photo_field() -> forms.FileField:
+    """Opens the phone's camera straight away (``capture``); optional."""
+    return MultipleFileField(
+        label=_("拍照（可选）"),
+        widget=MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+
+
+def files_field() -> forms.FileField:
+    return MultipleFileField(
+        label=_("照片或材料（可选）"),
+        help_text=_("可多选，最多6个：照片、PDF、Word、Excel、纯文本。出错时请重新选择文件。"),
+    )
+
+
+class AttachForm(forms.Form):
+    """Evidence of handling on a case's page."""
+
+    photo = photo_field()
+    attachments = files_field()
+    description = forms.CharField(label=_("说明（可选）"), max_length=200, required=False)
 
 
 # --- Intake --------------------------------------------------------------------------------------------
@@ -86,6 +131,8 @@ class IntakeForm(forms.Form):
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=Radios)
     place = forms.CharField(label=_("具体地点"), max_length=200, required=False)
     description = forms.CharField(label=_("情况描述"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+    photo = photo_field()
+    attachments = files_field()
 
     def __init__(self, *args: Any, regions: QuerySet[Region], channels: list[str], resident: bool, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -251,6 +298,40 @@ class EscalateForm(ActionForm):
 class MergeForm(ActionForm):
     into_number = forms.CharField(label=_("合并到案件编号"), max_length=20, help_text=_("如 2026-000123"))
     note = _note(_("说明（可选）"))
+
+
+# The need category a case's category most often becomes (a default the office may change).
+NEED_CATEGORY_FOR_CASE = {
+    "environment": NeedCategory.ENVIRONMENT,
+    "traffic": NeedCategory.INFRASTRUCTURE,
+    "property_mgmt": NeedCategory.PUBLIC_SERVICES,
+    "medical": NeedCategory.PUBLIC_SERVICES,
+}
+
+
+class ToNeedForm(ActionForm):
+    """Turning a case into a need on the community's problem list: staff retype it without the parties."""
+
+    title = forms.CharField(
+        label=_("议题标题"),
+        max_length=100,
+        help_text=_("对群众公开：不要写当事人的姓名、电话、身份证号。"),
+    )
+    description = forms.CharField(
+        label=_("议题内容"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("已按案件描述预填，请删除姓名、电话、住址等个人信息，只保留公共问题本身。"),
+    )
+    category = forms.ChoiceField(label=_("议题类别"), choices=NeedCategory.choices)
+
+    def __init__(self, *args: Any, case: Case, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("title", case.title or case.description[:30])
+        kwargs["initial"].setdefault("description", case.description)
+        code = case.category.code if case.category_id and case.category else ""
+        kwargs["initial"].setdefault("category", NEED_CATEGORY_FOR_CASE.get(code, NeedCategory.GOVERNANCE))
+        super().__init__(*args, case=case, **kwargs)
 
 
 class RateForm(forms.Form):

@@ -213,6 +213,16 @@ class Case(models.Model):
         "self", verbose_name=_("合并至"), null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases"
     )
     outcome = models.CharField(_("办理结果"), max_length=14, choices=Outcome.choices, blank=True)
+    # The need on the community's problem list this case was turned into (services.case_to_need).
+    # One way only (related_name "+"): a need, which is public, never leads back to the case.
+    need = models.ForeignKey(
+        "participation.Need",
+        verbose_name=_("转为社区议题"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("登记人"),
@@ -368,6 +378,7 @@ class EventKind(models.TextChoices):
     EXTENSION_DECIDED = "extension_decided", _("延期审批")
     ESCALATED = "escalated", _("提级")
     MERGED = "merged", _("合并")
+    TO_NEED = "to_need", _("转为社区议题")
 
 
 class CaseEvent(models.Model):

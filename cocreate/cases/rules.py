@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
 
 from cocreate.cases.models import (
     Case,
@@ -157,3 +158,41 @@ def _party_write(user: Any, action: str, party: Party) -> bool:
     if case.is_anonymous and party.role == PartyRole.APPLICANT:
         return is_office(user, case)
     return can_handle(user, case)
+
+
+# --- Attachments (evidence on a case) ---------------------------------------------------------------------
+
+
+def _case_keys(scope: Scope, *, staff_only: bool) -> Any:
+    """The ids (as the text ``Attachment.object_id`` holds) of the cases ``scope`` may see."""
+    return (
+        Case.objects.filter(case_q(scope, staff_only=staff_only))
+        .annotate(key=Cast("pk", output_field=CharField()))
+        .values("key")
+    )
+
+
+def may_attach_to_case(user: Any, case: Case) -> bool:
+    """Who adds evidence to a case: its handlers and co-units, whoever recorded it, the applicant's account.
+
+    Readers (督查员, 领导, the level above) see the evidence but do not add to it.
+    """
+    scope = access.scope_of(user)
+    if can_handle(user, case) or (scope.user_id is not None and case.created_by_id == scope.user_id):
+        return True
+    if scope.unit_ids and case.co_units.filter(pk__in=scope.unit_ids).exists():
+        return True
+    return bool(
+        scope.person_id
+        and Party.objects.filter(case=case, role=PartyRole.APPLICANT, person_id=scope.person_id).exists()
+    )
+
+
+@access.register_attachment_rule(Case, may_attach=may_attach_to_case)
+def _case_attachment_rule(scope: Scope) -> Q:
+    """A case's evidence: staff who may see the case see all of it; the applicant's account and the
+    recorder only what they uploaded themselves. Never public, and not for staff merely over the region."""
+    q = Q(object_id__in=_case_keys(scope, staff_only=True))
+    if scope.user_id:
+        q |= Q(uploaded_by_id=scope.user_id, object_id__in=_case_keys(scope, staff_only=False))
+    return q

@@ -7,7 +7,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from cocreate.cases.models import Case, CaseEvent, Party
-from cocreate.core import access, privacy
+from cocreate.core import access, evidence, privacy
+from cocreate.core.models import Attachment
 
 PARTY_FIELDS = ("name", "phone", "id_number")
 
@@ -30,3 +31,8 @@ def party_display(*, user: Any, party: Party, context: str) -> dict[str, str]:
     """A party's name, phone and ID number as ``user`` may see them: in full only for handling staff
     (an anonymous applicant: only the office), which is logged; masked for everyone else."""
     return privacy.personal_data_display(actor=user, obj=party, fields=PARTY_FIELDS, context=context)
+
+
+def case_attachments(*, user: Any, case: Case) -> QuerySet[Attachment]:
+    """The photos and files on a case that ``user`` may see (the case's own rule, cases/rules.py)."""
+    return evidence.attachments_for(actor=user, target=case).select_related("uploaded_by")

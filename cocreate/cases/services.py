@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from cocreate.cases import deadlines, rules
 from cocreate.cases.models import (
+    DISPATCHED_STATES,
     FINAL_STATES,
     Case,
     CaseCategory,
@@ -54,9 +55,27 @@ from cocreate.cases.models import (
     Satisfaction,
     Urgency,
 )
-from cocreate.cases.tracking import clean_phone, find_by_code_and_phone, new_tracking_code, phone_digest
-from cocreate.core import access, notify
-from cocreate.core.models import STAFF_ROLES, Channel, OutboxMessage, Person, Region, RegionLevel, Role, Unit, User
+from cocreate.cases.tracking import (
+    clean_phone,
+    find_by_code_and_phone,
+    new_tracking_code,
+    normalize_phone,
+    phone_digest,
+)
+from cocreate.core import access, evidence, notify
+from cocreate.core.models import (
+    STAFF_ROLES,
+    Attachment,
+    Channel,
+    OutboxMessage,
+    Person,
+    Region,
+    RegionLevel,
+    Role,
+    Unit,
+    User,
+)
+from cocreate.participation import needs
 
 S = CaseStatus
 
@@ -102,6 +121,8 @@ TRANSITIONS: dict[str, Transition] = {
     EventKind.EXTENSION_DECIDED: _t([*ACTIVE_HANDLING, S.REPLIED, S.DISSATISFIED], [], REVIEWER),
     EventKind.ESCALATED: _t([*ACTIVE_HANDLING, S.DISSATISFIED], [S.TRIAGED], OFFICE_OR_REVIEWER),
     EventKind.MERGED: _t([S.REGISTERED, S.ACCEPTED, S.TRIAGED], [S.MERGED], OFFICE),
+    # Accepted (it is a real matter) and not declined or merged away; the case itself goes on.
+    EventKind.TO_NEED: _t([S.ACCEPTED, S.TRIAGED, *DISPATCHED_STATES, S.CLOSED], [], OFFICE),
 }
 
 # Who may register a case through each channel, over the case's region.
@@ -1197,3 +1218,129 @@ def case_merge(*, actor: Any, case: Case, into: Case, note: str = "", expected_v
         _("您反映的事项（%(number)s）已与%(other)s合并办理") % {"number": row.number, "other": target.number},
     )
     return _sync(case, row)
+
+
+# --- Turning a case into a need on the community's problem list -----------------------------------------------
+
+
+def _normalized_text(text: str) -> tuple[str, str]:
+    """The text without blanks (upper case) and its digits alone, to find names, ID and phone numbers in it."""
+    compact = "".join(text.split()).upper()
+    return compact, "".join(ch for ch in compact if ch.isdigit())
+
+
+def _check_no_party_data(case: Case, **texts: str) -> None:
+    """Refuses text that names a party of the case or carries their phone or ID number.
+
+    Names of one character are not searched (a surname alone would refuse ordinary words).
+    """
+    parties = list(Party.objects.filter(case=case).only("name", "phone", "id_number", "role"))
+    for field, text in texts.items():
+        compact, digits = _normalized_text(text)
+        for party in parties:
+            name = "".join(party.name.split())
+            phone = normalize_phone(party.phone) if party.phone else ""
+            id_number = (party.id_number or "").strip().upper()
+            if (
+                (len(name) >= 2 and name.upper() in compact)
+                or (len(phone) >= 7 and phone in digits)
+                or (id_number and (id_number in compact or id_number[:17] in digits))
+            ):
+                raise _invalid(
+                    field,
+                    _("内容含有当事人的姓名、电话或身份证号，请删除后再提交（社区议题对群众公开）"),
+                    "party_data",
+                )
+
+
+@transaction.atomic
+def case_to_need(
+    *,
+    actor: Any,
+    case: Case,
+    title: str,
+    description: str,
+    category: str,
+    expected_version: int | None = None,
+) -> Case:
+    """The office turns a case that is really a public problem into a need on its community's problem list.
+
+    Title and description are typed by staff and must not carry the parties' data (checked); the
+    need is raised by the staff member for the community (channel 矛盾纠纷转入) and listed at once
+    (``need_screen``). The case records the need and goes on in its own state: the applicant's own
+    dispute still gets its answer and rating. Once per case; only an office that may also manage the
+    community's problem list (村/镇工作人员) — a county department cannot.
+    """
+    row = _begin(actor, case, EventKind.TO_NEED, expected_version)
+    community = needs.community_of(row.region)
+    if community is None or not needs.can_screen(actor, needs.Need(region=community)):
+        raise _deny()
+    if row.need_id is not None:
+        raise _invalid("case", _("该案件已转为社区议题"), "already_converted")
+    title_text = _text(title, "title", _("议题标题"), max_length=100)
+    description_text = _text(description, "description", _("议题内容"), max_length=5000)
+    _check_no_party_data(row, title=title_text, description=description_text)
+    need = needs.need_record_for_community(
+        actor=actor, region=row.region, title=title_text, description=description_text, category=category
+    )
+    problem = needs.need_screen(
+        actor=actor, needs=[need], title=title_text, description=description_text, category=category
+    )
+    row.need = need
+    _finish(
+        row,
+        actor=actor,
+        kind=EventKind.TO_NEED,
+        from_status=row.status,
+        fields=["need"],
+        note=title_text,
+        data={"need": need.pk, "problem": problem.pk},
+    )
+    return _sync(case, row)
+
+
+# --- Evidence on a case (optional photos and files) -----------------------------------------------------------
+
+MAX_CASE_FILES = 6
+
+
+def _check_uploads(uploads: Sequence[Any]) -> list[Any]:
+    """Refuses too many files, or any too large or of a refused type, before a single one is stored."""
+    files = [u for u in uploads if u]
+    if len(files) > MAX_CASE_FILES:
+        raise _invalid("attachments", _("一次最多上传%(n)d个文件") % {"n": MAX_CASE_FILES}, "too_many")
+    for upload in files:
+        try:
+            evidence.check_upload(upload)
+        except ValidationError as exc:
+            name = str(getattr(upload, "name", "") or "")[:100]
+            code = getattr(exc, "code", None) or "file_type"
+            raise _invalid("attachments", f"{name}：{' '.join(exc.messages)}", code) from exc
+    return files
+
+
+@transaction.atomic
+def case_attach(*, actor: Any, case: Case, uploads: Sequence[Any], description: str = "") -> list[Attachment]:
+    """Adds optional evidence to a case (photos of the site, a mediation agreement …).
+
+    Who may: ``rules.may_attach_to_case`` (handlers, co-units, the recorder, the applicant's account);
+    the files follow the case's own visibility (``rules._case_attachment_rule``). All files are
+    checked first, so a refused one stores none. Not a transition: no event, no version bump — an
+    upload must not make the handlers' open pages stale.
+    """
+    if not access.may_attach(actor, case):
+        raise _deny()
+    text = _text(description, "description", _("说明"), required=False, max_length=200)
+    files = _check_uploads(uploads)
+    return [evidence.attachment_add(actor=actor, target=case, upload=upload, description=text) for upload in files]
+
+
+@transaction.atomic
+def case_register_with_attachments(*, uploads: Sequence[Any] = (), **fields: Any) -> Case:
+    """``case_register`` plus optional photos or files taken at intake, in one transaction: a refused
+    file registers nothing (the intake form shows the error and keeps what was typed)."""
+    files = _check_uploads(uploads)
+    case = case_register(**fields)
+    if files:
+        case_attach(actor=fields["actor"], case=case, uploads=files, description=_("受理时上传"))
+    return case

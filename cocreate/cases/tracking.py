@@ -4,15 +4,29 @@ The phone is never decrypted for the lookup: the case is found by its tracking c
 phone given is compared with the applicant's stored digest in constant time. A wrong code and a
 wrong phone give the same answer (nothing), and both paths do the same digest work, so neither
 the answer nor its timing tells which part was wrong.
+
+Guessing is limited (``find_limited``): failed lookups are counted per client IP and per tracking
+code in Django's cache (local memory by default, Redis when configured), in fixed windows; once a
+count reaches its limit, lookups from that IP or for that code are refused (``TrackThrottled``,
+with the seconds until the window ends) before any lookup is made. A successful lookup does not
+count and resets nothing. Limits: ``CASES_TRACK_FAILURES_PER_IP`` per ``CASES_TRACK_IP_WINDOW``
+seconds (default 20 per 600), ``CASES_TRACK_FAILURES_PER_CODE`` per ``CASES_TRACK_CODE_WINDOW``
+(default 5 per 3600); 0 switches a limit off.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -103,8 +117,16 @@ class TrackedCase:
 def case_track(*, code: str, phone: str) -> TrackedCase | None:
     """The masked view of a case for its applicant, found by tracking code + phone (None if no match)."""
     case = find_by_code_and_phone(code, phone)
-    if case is None:
-        return None
+    return None if case is None else _tracked(case)
+
+
+def case_track_limited(*, code: str, phone: str, ip: str) -> TrackedCase | None:
+    """``case_track`` behind the failed-lookup limits; raises ``TrackThrottled`` over a limit."""
+    case = find_limited(code=code, phone=phone, ip=ip)
+    return None if case is None else _tracked(case)
+
+
+def _tracked(case: Case) -> TrackedCase:
     applicant = Party.objects.filter(case=case, role=PartyRole.APPLICANT).first()
     steps = tuple(
         TrackedStep(label=str(event.get_kind_display()), at=event.at)
@@ -125,3 +147,86 @@ def case_track(*, code: str, phone: str) -> TrackedCase | None:
         can_rate=case.status == CaseStatus.REPLIED,
         steps=steps,
     )
+
+
+# --- Limiting failed lookups ---------------------------------------------------------------------------------
+
+
+class TrackThrottled(Exception):
+    """Too many failed lookups from this IP or for this code; ``retry_after`` seconds until the window ends."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"tracking lookups throttled for {retry_after}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class TrackLimit:
+    name: str
+    failures: int
+    window: int  # seconds
+
+
+def track_limits() -> tuple[TrackLimit, TrackLimit]:
+    return (
+        TrackLimit("ip", int(getattr(settings, "CASES_TRACK_FAILURES_PER_IP", 20)), _window("IP", 600)),
+        TrackLimit("code", int(getattr(settings, "CASES_TRACK_FAILURES_PER_CODE", 5)), _window("CODE", 3600)),
+    )
+
+
+def _window(name: str, default: int) -> int:
+    return max(1, int(getattr(settings, f"CASES_TRACK_{name}_WINDOW", default)))
+
+
+def _counters(ip: str, code: str, now: float) -> list[tuple[str, TrackLimit, int]]:
+    """(cache key, limit, seconds left in the window) of each limit that applies."""
+    counters = []
+    ip_limit, code_limit = track_limits()
+    for limit, subject in ((ip_limit, ip), (code_limit, normalize_tracking_code(code))):
+        if limit.failures <= 0 or not subject:
+            continue
+        bucket = int(now // limit.window)
+        # Hashed: the cache never holds a tracking code or an address in the clear.
+        key = f"cases:track:{limit.name}:{hashlib.sha256(subject.encode()).hexdigest()[:40]}:{bucket}"
+        counters.append((key, limit, max(1, int((bucket + 1) * limit.window - now))))
+    return counters
+
+
+def check_track_allowed(*, ip: str, code: str) -> None:
+    """Raises ``TrackThrottled`` when the IP or the code has used up its failed lookups."""
+    counters = _counters(ip, code, time.time())
+    counts = cache.get_many([key for key, _limit, _left in counters])
+    blocked = [left for key, limit, left in counters if int(counts.get(key) or 0) >= limit.failures]
+    if blocked:
+        raise TrackThrottled(max(blocked))
+
+
+def record_track_failure(*, ip: str, code: str) -> None:
+    for key, _limit, left in _counters(ip, code, time.time()):
+        if cache.add(key, 1, timeout=left + 1):
+            continue
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=left + 1)
+
+
+def find_limited(*, code: str, phone: str, ip: str) -> Case | None:
+    """``find_by_code_and_phone`` behind the limits: refused before the lookup once over a limit;
+    a miss counts against the IP and the code, a match counts nothing."""
+    check_track_allowed(ip=ip, code=code)
+    case = find_by_code_and_phone(code, phone)
+    if case is None:
+        record_track_failure(ip=ip, code=code)
+    return case
+
+
+def client_ip(meta: Mapping[str, Any]) -> str:
+    """The caller's address: ``REMOTE_ADDR``, or behind ``TRUSTED_PROXY_COUNT`` reverse proxies that
+    append to X-Forwarded-For (nginx ``$proxy_add_x_forwarded_for``), the entry the first proxy saw."""
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+    if proxies > 0:
+        forwarded = [part.strip() for part in str(meta.get("HTTP_X_FORWARDED_FOR", "")).split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return str(meta.get("REMOTE_ADDR") or "")

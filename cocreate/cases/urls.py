@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:pk>/", views.case_detail, name="case_detail"),
     path("<int:pk>/registered/", views.case_intake_done, name="case_intake_done"),
     path("<int:pk>/parties/", views.case_parties, name="case_parties"),
+    path("<int:pk>/attachments/", views.case_attach, name="case_attach"),
     # One small view per transition, each calling exactly one service (views.ACTIONS).
     *[
         path(f"<int:pk>/{slug}/", views.action_view(action), name=f"case_{slug}")

@@ -53,6 +53,8 @@ from cocreate.core.forms import apply_service_errors
 from cocreate.core.models import Person, Region, RegionLevel
 from cocreate.core.privacy import mask_id_number, mask_name, mask_phone
 from cocreate.core.views import form_page, paginate, staff_required
+from cocreate.participation import needs
+from cocreate.participation.models import Need
 
 S = CaseStatus
 # "即将到期": the current step is due within this many working days.
@@ -103,7 +105,8 @@ def _register(user: Any, data: dict[str, Any]) -> Case:
     if data["other_name"] or data["other_phone"]:
         others.append(services.PartyData(name=data["other_name"], phone=data["other_phone"]))
     try:
-        return services.case_register(
+        return services.case_register_with_attachments(
+            uploads=[*data["photo"], *data["attachments"]],
             actor=user,
             region=data["region"],
             channel=data["channel"],
@@ -131,6 +134,7 @@ def case_intake_form(request: HttpRequest) -> HttpResponse:
     channels, regions, resident = _intake_options(user)
     form = case_forms.IntakeForm(
         request.POST or None,
+        request.FILES or None,
         regions=regions,
         channels=[str(c) for c in channels],
         resident=resident,
@@ -392,6 +396,14 @@ ACTIONS: dict[str, Action] = {
             "btn-outline-danger",
         ),
         Action("merge", EventKind.MERGED, gettext_lazy("合并重复案件"), F.MergeForm, _merge, "btn-outline-secondary"),
+        Action(
+            "to_need",
+            EventKind.TO_NEED,
+            gettext_lazy("转为社区议题"),
+            F.ToNeedForm,
+            _direct(services.case_to_need),
+            "btn-outline-secondary",
+        ),
     )
 }
 
@@ -401,6 +413,12 @@ def _is_applicant_account(user: Any, case: Case) -> bool:
     if person_id is None:
         return False
     return Party.objects.filter(case=case, role=PartyRole.APPLICANT, person_id=person_id).exists()
+
+
+def _may_list(user: Any, case: Case) -> bool:
+    """Whether ``user`` may put a need on the problem list of the case's community (case_to_need)."""
+    community = needs.community_of(case.region)
+    return community is not None and needs.can_screen(user, Need(region=community))
 
 
 def available_actions(user: Any, case: Case) -> list[Action]:
@@ -432,6 +450,7 @@ def available_actions(user: Any, case: Case) -> list[Action]:
         "extend": lambda: case.due_at is not None and now < case.due_at and not has_pending_extension(),
         "extension": has_pending_extension,
         "escalate": lambda: case.level != CaseLevel.COUNTY,
+        "to_need": lambda: case.need_id is None and _may_list(user, case),
     }
     found = []
     for action in ACTIONS.values():
@@ -462,7 +481,12 @@ def _parties_masked(case: Case) -> list[dict[str, str]]:
 
 
 def _render_case(
-    request: HttpRequest, case: Case, *, bound: tuple[str, forms.Form] | None = None, status: int = 200
+    request: HttpRequest,
+    case: Case,
+    *,
+    bound: tuple[str, forms.Form] | None = None,
+    bound_attach: forms.Form | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     user = request.user
     scope = access.scope_of(user)
@@ -481,8 +505,11 @@ def _render_case(
                 "url": reverse(f"cases:case_{action.slug}", args=[case.pk]),
             }
         )
+    may_attach = access.may_attach(user, case)
     context = {
         "case": case,
+        "attachments": selectors.case_attachments(user=user, case=case),
+        "attach_form": (bound_attach or case_forms.AttachForm()) if may_attach else None,
         "parties": _parties_masked(case),
         "can_see_full": rules.can_handle(user, case),
         "events": selectors.case_timeline(user=user, case=case),
@@ -519,6 +546,32 @@ def case_parties(request: HttpRequest, pk: int) -> HttpResponse:
         for party in case.parties.select_related("case", "case__region").order_by("role", "id")
     ]
     return render(request, "cases/parties.html", {"case": case, "parties": parties})
+
+
+@require_POST
+@login_required
+def case_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: optional photos or files on a case (handlers' evidence; the applicant's own photos)."""
+    user = request.user
+    case = selectors.case_get(user=user, pk=pk)
+    form = case_forms.AttachForm(request.POST, request.FILES)
+    if form.is_valid():
+        uploads = [*form.cleaned_data["photo"], *form.cleaned_data["attachments"]]
+        if not uploads:
+            form.add_error("attachments", _("请选择要上传的照片或文件"))
+        else:
+            try:
+                stored = services.case_attach(
+                    actor=user, case=case, uploads=uploads, description=form.cleaned_data["description"]
+                )
+            except PermissionDenied as exc:
+                raise Http404("not found") from exc
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, _("已上传%(n)d个文件。") % {"n": len(stored)})
+                return redirect(_detail_url(case) + "#case-attachments")
+    return _render_case(request, case, bound_attach=form, status=400)
 
 
 def action_view(action: Action) -> Callable[[HttpRequest, int], HttpResponse]:
@@ -559,6 +612,14 @@ def _not_found(form: forms.Form) -> None:
     form.add_error(None, _("没有找到：请核对查询码和申请人电话。"))
 
 
+def _throttled(form: forms.Form, exc: tracking.TrackThrottled) -> None:
+    minutes = max(1, -(-exc.retry_after // 60))
+    form.add_error(
+        None,
+        _("查询失败次数过多，请%(minutes)d分钟后再试；如忘记查询码，请联系受理单位。") % {"minutes": minutes},
+    )
+
+
 @access.public_view
 @require_http_methods(["GET", "POST"])
 def case_track(request: HttpRequest) -> HttpResponse:
@@ -568,7 +629,15 @@ def case_track(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            tracked = tracking.case_track(code=form.cleaned_data["code"], phone=form.cleaned_data["phone"])
+            try:
+                tracked = tracking.case_track_limited(
+                    code=form.cleaned_data["code"],
+                    phone=form.cleaned_data["phone"],
+                    ip=tracking.client_ip(request.META),
+                )
+            except tracking.TrackThrottled as exc:
+                _throttled(form, exc)
+                return _render_track(request, form, None, status=429)
             if tracked is None:
                 _not_found(form)
         if tracked is None:
@@ -602,7 +671,11 @@ def case_track_rate(request: HttpRequest) -> HttpResponse:
     code, phone = request.POST.get("code", ""), request.POST.get("phone", "")
     track_form = case_forms.TrackForm({"code": code, "phone": phone})
     track_form.is_valid()
-    case = tracking.find_by_code_and_phone(code, phone)
+    try:
+        case = tracking.find_limited(code=code, phone=phone, ip=tracking.client_ip(request.META))
+    except tracking.TrackThrottled as exc:
+        _throttled(track_form, exc)
+        return _render_track(request, track_form, None, status=429)
     if case is None:
         _not_found(track_form)
         return _render_track(request, track_form, None, status=400)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection, models
 from django.db.models import Q, QuerySet
@@ -252,11 +253,50 @@ def _membership_rule(scope: Scope) -> Q:
     return q
 
 
+# Attachments follow the record they hang on when its model registers a rule of its own
+# (``register_attachment_rule``): a grievance's evidence is for who may see the grievance, not for
+# every staff member over its village. Other attachments: staff over the region and the uploader.
+AttachmentRule = Callable[[Scope], Q]
+AttachCheck = Callable[[Any, Any], bool]
+_ATTACHMENT_RULES: dict[type[models.Model], AttachmentRule] = {}
+_ATTACH_CHECKS: dict[type[models.Model], AttachCheck] = {}
+
+
+def register_attachment_rule(
+    model: type[models.Model], *, may_attach: AttachCheck | None = None
+) -> Callable[[AttachmentRule], AttachmentRule]:
+    """Registers which attachments on ``model``'s records a scope sees (a Q over ``Attachment``, the
+    model's rows only), and optionally who may attach to one of its records (``may_attach(user, obj)``,
+    checked on top of seeing the record)."""
+
+    def decorator(rule: AttachmentRule) -> AttachmentRule:
+        _ATTACHMENT_RULES[model] = rule
+        if may_attach is not None:
+            _ATTACH_CHECKS[model] = may_attach
+        return rule
+
+    return decorator
+
+
+def may_attach(user: Any, target: Any) -> bool:
+    """Whether ``user`` may attach a file to ``target``: seeing it, and the model's own check if any."""
+    if getattr(target, "pk", None) is None or not can(user, VIEW, target):
+        return False
+    check = _ATTACH_CHECKS.get(type(target))
+    return scope_of(user).is_superuser or check is None or check(user, target)
+
+
 @register(Attachment)
 def _attachment_rule(scope: Scope) -> Q:
     q = in_paths(scope.staff_paths, "region__path")
     if scope.user_id:
         q |= Q(uploaded_by_id=scope.user_id)
+    if not _ATTACHMENT_RULES:
+        return q
+    delegated = {ContentType.objects.get_for_model(model).pk: rule for model, rule in _ATTACHMENT_RULES.items()}
+    q &= ~Q(content_type_id__in=sorted(delegated))
+    for content_type_id, rule in delegated.items():
+        q |= Q(content_type_id=content_type_id) & rule(scope)
     return q
 
 

@@ -158,6 +158,12 @@ def _read_limited(upload: Any, limit: int) -> bytes:
     return buffer.getvalue()
 
 
+def check_upload(upload: Any) -> FileKind:
+    """The upload's type, or the ValidationError ``attachment_add`` would raise (too large, not an
+    accepted type) — for callers that store several files and must refuse all before storing one."""
+    return detect_kind(_read_limited(upload, int(getattr(settings, "UPLOAD_MAX_BYTES", 20 * 1024 * 1024))))
+
+
 def _too_large(limit: int) -> ValidationError:
     return ValidationError(
         _("文件太大：最大 %(limit)s。") % {"limit": _human_size(limit)},
@@ -211,8 +217,9 @@ def attachment_add(
     taken_at: datetime | None = None,
     place: str = "",
 ) -> Attachment:
-    """Stores an uploaded file as evidence on ``target``; the actor must be able to see the target."""
-    if getattr(target, "pk", None) is None or not access.can(actor, access.VIEW, target):
+    """Stores an uploaded file as evidence on ``target``; the actor must be able to see the target
+    (and pass its model's own check, ``access.register_attachment_rule``)."""
+    if not access.may_attach(actor, target):
         raise PermissionDenied(_("无权为此记录添加佐证材料"))
     region = region_of(target)
     if region is None:

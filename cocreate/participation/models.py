@@ -287,6 +287,8 @@ class NeedChannel(models.TextChoices):
     SELF = "self", _("居民自行提出")
     VISIT = "visit", _("网格员入户代录")
     STAFF = "staff", _("工作人员登记")
+    # Turned from a grievance by its office (cases.services.case_to_need): no party data travels.
+    CASE = "case", _("工作人员登记（矛盾纠纷转入）")
 
 
 class NeedStatus(models.TextChoices):

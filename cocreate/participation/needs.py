@@ -294,6 +294,33 @@ def need_raise(
     return need
 
 
+@transaction.atomic
+def need_record_for_community(*, actor: Any, region: Region, title: str, description: str, category: str) -> Need:
+    """A need a community's staff record for the community itself (channel 矛盾纠纷转入), not for one
+    resident: the recording staff member's own person is its raiser, so no resident is named.
+
+    Only who may screen the community's needs may do it; the caller lists it (``need_screen``).
+    """
+    community = community_of(region)
+    if community is None:
+        raise ValidationError({"region": _("不在任何村（社区）内，无法列入问题清单")})
+    require(actor, access.CHANGE, ProblemItem(region=community))
+    person = _person_of(actor)
+    if person is None:
+        raise ValidationError({"actor": ValidationError(_("您的账号未关联人员信息，不能登记诉求"), code="no_person")})
+    if category not in NeedCategory.values:
+        raise ValidationError({"category": _("请选择类别")})
+    return Need.objects.create(
+        region=community,
+        title=_clean_text(title, "title", _("标题"), 100),
+        description=_clean_text(description, "description", _("具体内容"), 5000),
+        category=category,
+        channel=NeedChannel.CASE,
+        raised_by=person,
+        recorded_by=actor,
+    )
+
+
 # --- Seconding (附议) ------------------------------------------------------------------------------------------
 
 

@@ -297,6 +297,14 @@ TRANSITION_CASES: list[tuple[str, str, Callable[[World], Any], Body, str, Callab
         None,
     ),
     ("merge", S.REGISTERED, h.office, lambda w, c: {"into_id": h.register(w).pk}, S.MERGED, None),
+    (
+        "to-need",
+        S.IN_PROGRESS,
+        h.office,
+        lambda w, c: {"title": "村口路灯不亮", "description": "村口到学校路段路灯坏了", "category": "infrastructure"},
+        S.IN_PROGRESS,
+        None,
+    ),
 ]
 
 
@@ -322,6 +330,7 @@ def test_every_transition_is_covered() -> None:
         "extension-decision": EventKind.EXTENSION_DECIDED,
         "escalate": EventKind.ESCALATED,
         "merge": EventKind.MERGED,
+        "to-need": EventKind.TO_NEED,
     }
     assert set(kinds.values()) == set(services.TRANSITIONS)
     assert {row[0] for row in TRANSITION_CASES} == set(kinds)

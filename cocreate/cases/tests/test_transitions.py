@@ -100,6 +100,9 @@ def _call(w: World, kind: str, actor: Any, case: Case, into: Case | None = None)
             actor=actor, case=case, reason="beyond_capacity", note="涉及多个村"
         ),
         EventKind.MERGED: lambda: services.case_merge(actor=actor, case=case, into=into or h.register(w)),
+        EventKind.TO_NEED: lambda: services.case_to_need(
+            actor=actor, case=case, title="村口路灯不亮", description="村口到学校路段路灯坏了", category="governance"
+        ),
     }
     return calls[kind]()
 
