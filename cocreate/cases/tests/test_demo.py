@@ -83,7 +83,11 @@ class Period:
         return metrics.CaseFilters(start=self.start, end=self.end, region=self.region)
 
 
-WEIGHTS = {Satisfaction.SATISFIED: Decimal("1.0"), Satisfaction.BASIC: Decimal("0.8"), Satisfaction.DISSATISFIED: 0}
+WEIGHTS: dict[str, Decimal] = {
+    Satisfaction.SATISFIED: Decimal("1.0"),
+    Satisfaction.BASIC: Decimal("0.8"),
+    Satisfaction.DISSATISFIED: Decimal(0),
+}
 
 
 def hand_count(cases: list[Case], period: Period, now: datetime) -> dict[str, tuple[Decimal, int]]:
@@ -117,7 +121,7 @@ def hand_count(cases: list[Case], period: Period, now: datetime) -> dict[str, tu
     # 解决率 / 满意率: each case's latest rating, rated in the period.
     rated = [r for r in latest.values() if period.holds(r.created_at)]
     resolved = [r for r in rated if r.resolved]
-    weighted = sum((Decimal(WEIGHTS[Satisfaction(r.satisfaction)]) for r in rated), Decimal(0))
+    weighted = sum((WEIGHTS[r.satisfaction] for r in rated), Decimal(0))
 
     # 按时办结率 / 化解成功率: cases closed in the period.
     closed = [c for c in cases if c.status == S.CLOSED and period.holds(c.closed_at)]
@@ -228,8 +232,8 @@ def test_timelines_are_real_and_in_the_past(loaded: Loaded) -> None:
     history = dict(Case.history.values_list("id").annotate(n=Count("history_id")))
     oldest = loaded.moment - timedelta(days=demo.DAYS)
     for case in cases:
-        assert case.events_n == case.version == history[case.pk]  # type: ignore[attr-defined]
-        assert oldest <= case.created_at <= case.last <= loaded.moment  # type: ignore[attr-defined]
+        assert case.events_n == case.version == history[case.pk]
+        assert oldest <= case.created_at <= case.last <= loaded.moment
     for case in Case.objects.prefetch_related("events"):
         moments = [e.at for e in case.events.all()]
         assert moments == sorted(moments) and moments[0] == case.created_at
@@ -276,6 +280,7 @@ def test_each_demo_account_finds_cases_to_act_on(loaded: Loaded) -> None:
 
     # The resident: several cases of their own, and a replied one they can rate now.
     resident = _user(Role.RESIDENT)
+    assert resident.person_id is not None
     mine = Case.objects.filter(parties__role="applicant", parties__person_id=resident.person_id)
     assert mine.count() >= 4 and len(set(mine.values_list("status", flat=True))) >= 3
     replied = mine.get(status=S.REPLIED)
