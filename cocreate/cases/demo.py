@@ -454,18 +454,18 @@ class _Loader:
         self.now = timezone.now()
         county = Region.objects.get(code=COUNTY_CODE)
         self.regions = {r.code: r for r in Region.objects.filter(path__startswith=county.path)}
-        self.units = list(Unit.objects.filter(region__path__startswith=county.path, is_active=True).order_by("id"))
+        units = Unit.objects.filter(region__path__startswith=county.path, is_active=True).select_related("region")
+        self.units = list(units.order_by("id"))
         self.unit_by_name = {u.name: u for u in self.units}
         self.categories = {c.code: c for c in CaseCategory.objects.all()}
         accounts = {u.phone: u for u in User.objects.filter(phone__in=ROLE_PHONES.values())}
         self.resident = accounts.get(ROLE_PHONES[Role.RESIDENT])
         self.grid_worker = accounts.get(ROLE_PHONES[Role.GRID_WORKER])
         # Staff accounts who act where their scope reaches; the superuser elsewhere.
-        self.staff = [
-            accounts[ROLE_PHONES[r]]
-            for r in (Role.VILLAGE_STAFF, Role.TOWN_STAFF, Role.DEPT_STAFF)
-            if ROLE_PHONES[r] in accounts
-        ]
+        self.village_staff = accounts.get(ROLE_PHONES[Role.VILLAGE_STAFF])
+        self.town_staff = accounts.get(ROLE_PHONES[Role.TOWN_STAFF])
+        self.dept_staff = accounts.get(ROLE_PHONES[Role.DEPT_STAFF])
+        self.staff = [u for u in (self.village_staff, self.town_staff, self.dept_staff) if u is not None]
         self.open_cases: list[Case] = []  # created by this load and still open: merge targets
 
     # --- who acts ---------------------------------------------------------------------------------------------
@@ -484,11 +484,11 @@ class _Loader:
             return self.resident
         candidates: Sequence[User | None]
         if spec.channel == VISIT:
-            candidates = [self.grid_worker, *self.staff[:2]]
+            candidates = [self.grid_worker, self.village_staff, self.town_staff]
         elif spec.channel == ONSITE:
-            candidates = self.staff[:1]
+            candidates = [self.village_staff]
         else:  # a walk-in at the town, or now and then at a county department
-            candidates = self.staff[2:] if rng.random() < 0.25 else self.staff[1:2]
+            candidates = [self.dept_staff] if rng.random() < 0.25 else [self.town_staff]
         roles = services.INTAKE_ROLES[spec.channel]
         for user in candidates:
             if user is not None and access.scope_of(user).has_role_over(roles, region.path):
@@ -529,9 +529,6 @@ class _Loader:
     # --- one case --------------------------------------------------------------------------------------------
 
     def run(self) -> None:
-        # A staff unit's region is read in _units_for; load it once.
-        self.units = list(Unit.objects.filter(pk__in=[u.pk for u in self.units]).select_related("region"))
-        self.unit_by_name = {u.name: u for u in self.units}
         specs = plan()
         existing = set(Case.objects.filter(title__in=[s.title for s in specs]).values_list("title", flat=True))
         counts: Counter[str] = Counter()
@@ -664,7 +661,7 @@ class _Loader:
                 t, case = self._contact(case, rng, t, f)
         if story in ("in_progress", "in_progress_late"):
             return case
-        t, case = self._reply(case, rng, t, f)
+        t, case = self._reply(case, spec, rng, t, f)
         if story == "replied":
             return case
         if story == "followup":
@@ -692,7 +689,7 @@ class _Loader:
             t, case = self._escalate(case, spec, rng, t, f)
             if case.status == S.SIGNED:
                 t, case = self._contact(case, rng, t, f)
-            t, case = self._reply(case, rng, t, f)
+            t, case = self._reply(case, spec, rng, t, f)
         satisfaction = spec.satisfaction
         t, case = self._rate(case, spec, rng, t, satisfaction, resolved=story == "resolved")
         return case
@@ -753,11 +750,10 @@ class _Loader:
         case = services.case_contact(actor=self._lead(case), case=case, note=note, now=t)
         return t, case
 
-    def _reply(self, case: Case, rng: random.Random, t: datetime, f: float) -> tuple[datetime, Case]:
+    def _reply(self, case: Case, spec: CaseSpec, rng: random.Random, t: datetime, f: float) -> tuple[datetime, Case]:
         late = rng.random() < 0.08
         t = self._after(t, (rng.uniform(20, 30) * 24 if late else rng.uniform(24, 260)) * f)
-        other = next((p.name for p in case.parties.all() if p.role == "other_party" and p.name), "对方")
-        answer = rng.choice(ANSWERS).format(other=other)
+        answer = rng.choice(ANSWERS).format(other=spec.other or "对方")
         case = services.case_reply(actor=self._lead(case), case=case, answer=answer, now=t)
         return t, case
 
