@@ -10,6 +10,10 @@ the case and its version). A refused call raises ``PermissionDenied`` (wrong per
 
 Every function takes ``expected_version``: when given and the case has moved on since the caller
 read it, the call is refused instead of acting on a stale page (issue 6 builds on this).
+
+Every function also takes ``now`` (default: the clock): the moment the step happens, for the
+demo's past (``cases/demo.py``) — the event, the history row, the case's times and the
+``created_at`` of the rows the step writes all carry it. Live callers leave it out.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -208,10 +212,13 @@ def _finish(
     note: str = "",
     data: dict[str, Any] | None = None,
     unit: Unit | None = None,
+    at: dt.datetime | None = None,
 ) -> CaseEvent:
-    """Saves the changed ``fields`` with the version bump and writes the transition's one event."""
+    """Saves the changed ``fields`` with the version bump and writes the transition's one event (dated ``at``)."""
+    at = at or timezone.now()
     row.version += 1
     row._history_user = actor if getattr(actor, "is_authenticated", False) else None  # type: ignore[attr-defined]
+    row._history_date = at  # type: ignore[attr-defined]
     row.save(update_fields=sorted({*fields, "status", "version", "updated_at"}))
     return CaseEvent.objects.create(
         case=row,
@@ -223,7 +230,7 @@ def _finish(
         unit=unit,
         note=note,
         data=data or {},
-        at=timezone.now(),
+        at=at,
     )
 
 
@@ -233,6 +240,15 @@ def _sync(case: Case, row: Case) -> Case:
         case.__dict__.update({k: v for k, v in row.__dict__.items() if not k.startswith("_")})
         case._state.fields_cache = dict(row._state.fields_cache)
     return row
+
+
+def _backdate(model: type[Model], when: dt.datetime, **lookup: Any) -> None:
+    """Dates rows written by a call given ``now`` (the demo's past, an import) at that moment.
+
+    ``created_at`` is ``auto_now_add``, so the insert always stamps the wall clock; only a caller
+    that passed ``now`` gets this extra update, so live calls are unchanged.
+    """
+    model._default_manager.filter(**lookup).update(created_at=when)
 
 
 def _text(value: str, field: str, label: str, *, required: bool = True, max_length: int = 2000) -> str:
@@ -431,6 +447,7 @@ def case_register(
     title: str = "",
     place: str = "",
     is_anonymous: bool = False,
+    now: dt.datetime | None = None,
 ) -> Case:
     """Registers a case from any of the five channels, with its parties; gives it a number and a tracking code."""
     _choice(channel, CaseChannel.values, "channel")
@@ -451,7 +468,8 @@ def case_register(
             address=given.address,
             person=resident,
         )
-    now = timezone.now()
+    backdated = now is not None
+    now = now or timezone.now()
     case = Case(
         number="",
         tracking_code="",
@@ -477,10 +495,15 @@ def case_register(
     case.number = _next_number(now)
     case.tracking_code = _unique_tracking_code()
     case._history_user = actor  # type: ignore[attr-defined]
+    case._history_date = now  # type: ignore[attr-defined]
     case.save()
     for party in [applicant_row, *others]:
         party.case = case
     Party.objects.bulk_create([applicant_row, *others])
+    if backdated:
+        _backdate(Case, now, pk=case.pk)
+        _backdate(Party, now, case=case)
+        case.created_at = now
     CaseEvent.objects.create(
         case=case,
         kind=EventKind.REGISTERED,
@@ -509,13 +532,16 @@ def case_register(
 
 
 @transaction.atomic
-def case_accept(*, actor: Any, case: Case, note: str = "", expected_version: int | None = None) -> Case:
+def case_accept(
+    *, actor: Any, case: Case, note: str = "", expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """The office accepts a registered case (受理)."""
     row = _begin(actor, case, EventKind.ACCEPTED, expected_version)
     before = row.status
     row.status = S.ACCEPTED
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.ACCEPTED,
         from_status=before,
@@ -527,7 +553,15 @@ def case_accept(*, actor: Any, case: Case, note: str = "", expected_version: int
 
 
 @transaction.atomic
-def case_decline(*, actor: Any, case: Case, reason: str, note: str = "", expected_version: int | None = None) -> Case:
+def case_decline(
+    *,
+    actor: Any,
+    case: Case,
+    reason: str,
+    note: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
     """The office declines a registered case (不予受理) with a reason code; "no real content" needs an explanation."""
     _choice(reason, DeclineReason.values, "reason")
     text = _text(note, "note", _("说明"), required=reason == DeclineReason.NO_CONTENT, max_length=500)
@@ -535,9 +569,10 @@ def case_decline(*, actor: Any, case: Case, reason: str, note: str = "", expecte
     before = row.status
     row.status = S.DECLINED
     row.decline_reason = reason
-    row.closed_at = timezone.now()
+    row.closed_at = now = now or timezone.now()
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.DECLINED,
         from_status=before,
@@ -555,12 +590,14 @@ def case_decline(*, actor: Any, case: Case, reason: str, note: str = "", expecte
 
 
 @transaction.atomic
-def case_answer_on_spot(*, actor: Any, case: Case, answer: str, expected_version: int | None = None) -> Case:
+def case_answer_on_spot(
+    *, actor: Any, case: Case, answer: str, expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """The office answers a registered case on the spot (当场答复); the case closes with the answer."""
     text = _text(answer, "answer", _("答复内容"))
     row = _begin(actor, case, EventKind.ANSWERED, expected_version)
     before = row.status
-    now = timezone.now()
+    now = now or timezone.now()
     row.status = S.CLOSED
     row.answer = text
     row.outcome = Outcome.ANSWERED
@@ -568,6 +605,7 @@ def case_answer_on_spot(*, actor: Any, case: Case, answer: str, expected_version
     row.closed_at = now
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.ANSWERED,
         from_status=before,
@@ -599,6 +637,7 @@ def case_triage(
     urgency: str | None = None,
     note: str = "",
     expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Case:
     """The office assesses an accepted case: category, risk, complexity, and the level that handles it."""
     _choice(risk, Risk.values, "risk")
@@ -620,6 +659,7 @@ def case_triage(
         row.urgency = urgency
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.TRIAGED,
         from_status=before,
@@ -667,12 +707,13 @@ def case_dispatch(
     co_units: Sequence[Unit] = (),
     note: str = "",
     expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Case:
     """The office dispatches a triaged case to a lead unit (and co-units); the clock starts now."""
     row = _begin(actor, case, EventKind.DISPATCHED, expected_version)
     others = _check_units(row, lead_unit, co_units)
     before = row.status
-    now = timezone.now()
+    now = now or timezone.now()
     row.status = S.DISPATCHED
     row.lead_unit = lead_unit
     row.dispatched_at = now
@@ -681,6 +722,7 @@ def case_dispatch(
     row.signed_at = row.first_contact_at = row.replied_at = None
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.DISPATCHED,
         from_status=before,
@@ -712,26 +754,34 @@ def case_dispatch(
 
 
 @transaction.atomic
-def case_sign(*, actor: Any, case: Case, expected_version: int | None = None) -> Case:
+def case_sign(*, actor: Any, case: Case, expected_version: int | None = None, now: dt.datetime | None = None) -> Case:
     """The lead unit signs for a dispatched case (签收); the clock already runs since dispatch."""
     row = _begin(actor, case, EventKind.SIGNED, expected_version)
     before = row.status
     row.status = S.SIGNED
-    row.signed_at = timezone.now()
-    _finish(row, actor=actor, kind=EventKind.SIGNED, from_status=before, fields=["signed_at"], unit=row.lead_unit)
+    row.signed_at = now = now or timezone.now()
+    _finish(
+        row, at=now, actor=actor, kind=EventKind.SIGNED, from_status=before, fields=["signed_at"], unit=row.lead_unit
+    )
     return _sync(case, row)
 
 
 @transaction.atomic
-def case_return(*, actor: Any, case: Case, reason: str, expected_version: int | None = None) -> Case:
+def case_return(
+    *, actor: Any, case: Case, reason: str, expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """The lead unit sends a dispatch back (退单) with a reason; the level above decides where it goes."""
     text = _text(reason, "reason", _("退单理由"), max_length=1000)
     row = _begin(actor, case, EventKind.RETURNED, expected_version)
     assert row.lead_unit is not None
     before = row.status
     row.status = S.RETURNED
-    CaseReturn.objects.create(case=row, unit=row.lead_unit, returned_by=actor, reason=text)
-    _finish(row, actor=actor, kind=EventKind.RETURNED, from_status=before, fields=[], note=text, unit=row.lead_unit)
+    returned = CaseReturn.objects.create(case=row, unit=row.lead_unit, returned_by=actor, reason=text)
+    if now is not None:
+        _backdate(CaseReturn, now, pk=returned.pk)
+    _finish(
+        row, at=now, actor=actor, kind=EventKind.RETURNED, from_status=before, fields=[], note=text, unit=row.lead_unit
+    )
     _tell(
         office_users(row, rules.level_above(row.level)),
         row,
@@ -752,6 +802,7 @@ def case_return_decide(
     co_units: Sequence[Unit] = (),
     note: str = "",
     expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Case:
     """The level above decides a return: re-dispatch to another unit, or send it back to the same one.
 
@@ -762,7 +813,7 @@ def case_return_decide(
     pending = CaseReturn.objects.select_for_update().get(case=row, decision=ReturnDecision.PENDING)
     text = _text(note, "note", _("审核意见"), required=not redispatch, max_length=1000)
     before = row.status
-    now = timezone.now()
+    now = now or timezone.now()
     if redispatch:
         if lead_unit is None or lead_unit.pk == pending.unit_id:
             raise _invalid("lead_unit", _("改派须选择另一个主办单位"), "unit")
@@ -782,6 +833,7 @@ def case_return_decide(
     assert row.lead_unit is not None
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.RETURN_DECIDED,
         from_status=before,
@@ -801,12 +853,18 @@ def case_return_decide(
 
 @transaction.atomic
 def case_contact(
-    *, actor: Any, case: Case, note: str, contacted_at: dt.datetime | None = None, expected_version: int | None = None
+    *,
+    actor: Any,
+    case: Case,
+    note: str,
+    contacted_at: dt.datetime | None = None,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Case:
     """The lead unit records its first contact with the applicant; handling is now under way."""
     text = _text(note, "note", _("联系情况"), max_length=1000)
     row = _begin(actor, case, EventKind.CONTACTED, expected_version)
-    now = timezone.now()
+    now = now or timezone.now()
     when = contacted_at or now
     if when > now or (row.dispatched_at is not None and when < row.dispatched_at):
         raise _invalid("contacted_at", _("联系时间须在派单之后、当前时间之前"), "time")
@@ -817,6 +875,7 @@ def case_contact(
     row.step_due_at = min(row.due_at, deadlines.step_deadline(row, LimitStep.HANDLING, when))
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.CONTACTED,
         from_status=before,
@@ -828,12 +887,14 @@ def case_contact(
 
 
 @transaction.atomic
-def case_reply(*, actor: Any, case: Case, answer: str, expected_version: int | None = None) -> Case:
+def case_reply(
+    *, actor: Any, case: Case, answer: str, expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """The lead unit gives its answer (答复); the applicant is asked to rate it."""
     text = _text(answer, "answer", _("答复内容"), max_length=5000)
     row = _begin(actor, case, EventKind.REPLIED, expected_version)
     before = row.status
-    now = timezone.now()
+    now = now or timezone.now()
     row.status = S.REPLIED
     row.answer = text
     row.replied_at = now
@@ -841,6 +902,7 @@ def case_reply(*, actor: Any, case: Case, answer: str, expected_version: int | N
     row.step_due_at = deadlines.step_deadline(row, LimitStep.FOLLOWUP, now)
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.REPLIED,
         from_status=before,
@@ -881,6 +943,7 @@ def case_rate(
     phone: str | None = None,
     channel: str | None = None,
     expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> Case:
     """The applicant rates a reply: satisfied (满意/基本满意) closes the case, dissatisfied asks for rework.
 
@@ -902,8 +965,9 @@ def case_rate(
         channel = RatingChannel.PAGE
     row = _begin(actor, case, EventKind.RATED, expected_version, authorise=False)
     before = row.status
-    now = timezone.now()
-    Rating.objects.create(
+    backdated = now is not None
+    now = now or timezone.now()
+    rating = Rating.objects.create(
         case=row,
         round=row.reply_count,
         resolved=bool(resolved),
@@ -914,6 +978,8 @@ def case_rate(
         channel=channel,
         rated_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    if backdated:
+        _backdate(Rating, now, pk=rating.pk)
     fields = ["step_due_at"]
     row.step_due_at = None
     if satisfaction == Satisfaction.DISSATISFIED:
@@ -925,6 +991,7 @@ def case_rate(
         fields += ["outcome", "closed_at"]
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.RATED,
         from_status=before,
@@ -940,7 +1007,9 @@ def case_rate(
 
 
 @transaction.atomic
-def case_rework(*, actor: Any, case: Case, note: str = "", expected_version: int | None = None) -> Case:
+def case_rework(
+    *, actor: Any, case: Case, note: str = "", expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """The office sends a dissatisfied case back to the lead unit for another round (重办)."""
     text = _text(note, "note", "", required=False, max_length=1000)
     row = _begin(actor, case, EventKind.REWORKED, expected_version)
@@ -951,12 +1020,13 @@ def case_rework(*, actor: Any, case: Case, note: str = "", expected_version: int
             "rework_exhausted",
         )
     before = row.status
-    now = timezone.now()
+    now = now or timezone.now()
     row.status = S.IN_PROGRESS
     row.rework_round += 1
     row.step_due_at = deadlines.step_deadline(row, LimitStep.REWORK, now)
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.REWORKED,
         from_status=before,
@@ -975,11 +1045,19 @@ def case_rework(*, actor: Any, case: Case, note: str = "", expected_version: int
 
 
 @transaction.atomic
-def case_close(*, actor: Any, case: Case, resolved: bool, note: str, expected_version: int | None = None) -> Case:
+def case_close(
+    *,
+    actor: Any,
+    case: Case,
+    resolved: bool,
+    note: str,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
     """The office closes a replied case whose follow-up period ended without a rating, recording the follow-up."""
     text = _text(note, "note", _("回访情况"), max_length=1000)
     row = _begin(actor, case, EventKind.CLOSED, expected_version)
-    now = timezone.now()
+    now = now or timezone.now()
     if row.step_due_at is not None and now < row.step_due_at:
         raise _invalid("status", _("回访评价期未满，请等待群众评价"), "followup_running")
     before = row.status
@@ -989,6 +1067,7 @@ def case_close(*, actor: Any, case: Case, resolved: bool, note: str, expected_ve
     row.step_due_at = None
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.CLOSED,
         from_status=before,
@@ -1001,7 +1080,9 @@ def case_close(*, actor: Any, case: Case, resolved: bool, note: str, expected_ve
 
 
 @transaction.atomic
-def case_close_unreasonable(*, actor: Any, case: Case, note: str, expected_version: int | None = None) -> Case:
+def case_close_unreasonable(
+    *, actor: Any, case: Case, note: str, expected_version: int | None = None, now: dt.datetime | None = None
+) -> Case:
     """After the rework rounds, the level above reviews and closes the case as 不合理诉求."""
     text = _text(note, "note", _("审核意见"), max_length=1000)
     row = _begin(actor, case, EventKind.CLOSED_UNREASONABLE, expected_version)
@@ -1010,9 +1091,10 @@ def case_close_unreasonable(*, actor: Any, case: Case, note: str, expected_versi
     before = row.status
     row.status = S.CLOSED
     row.outcome = Outcome.UNREASONABLE
-    row.closed_at = timezone.now()
+    row.closed_at = now = now or timezone.now()
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.CLOSED_UNREASONABLE,
         from_status=before,
@@ -1028,7 +1110,13 @@ def case_close_unreasonable(*, actor: Any, case: Case, note: str, expected_versi
 
 @transaction.atomic
 def case_extension_request(
-    *, actor: Any, case: Case, days: int, reason: str, expected_version: int | None = None
+    *,
+    actor: Any,
+    case: Case,
+    days: int,
+    reason: str,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> ExtensionRequest:
     """The lead unit asks for more working days, before the deadline has passed."""
     text = _text(reason, "reason", _("延期理由"), max_length=1000)
@@ -1036,7 +1124,8 @@ def case_extension_request(
         raise _invalid("days", _("延期天数须为1至%(n)d个工作日") % {"n": MAX_EXTENSION_DAYS}, "days")
     row = _begin(actor, case, EventKind.EXTENSION_REQUESTED, expected_version)
     assert row.due_at is not None and row.lead_unit is not None
-    now = timezone.now()
+    backdated = now is not None
+    now = now or timezone.now()
     if now >= row.due_at:
         raise _invalid("days", _("已超过办理时限，不能再申请延期"), "overdue")
     if ExtensionRequest.objects.filter(case=row, status=RequestStatus.PENDING).exists():
@@ -1050,8 +1139,11 @@ def case_extension_request(
         old_due_at=row.due_at,
         requested_due_at=deadlines.add_working_days(row.due_at, days),
     )
+    if backdated:
+        _backdate(ExtensionRequest, now, pk=request.pk)
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.EXTENSION_REQUESTED,
         from_status=row.status,
@@ -1072,7 +1164,13 @@ def case_extension_request(
 
 @transaction.atomic
 def case_extension_decide(
-    *, actor: Any, case: Case, approve: bool, note: str = "", expected_version: int | None = None
+    *,
+    actor: Any,
+    case: Case,
+    approve: bool,
+    note: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
 ) -> ExtensionRequest:
     """The level above approves (the deadline moves) or refuses the pending extension request."""
     text = _text(note, "note", _("审批意见"), required=not approve, max_length=1000)
@@ -1080,7 +1178,7 @@ def case_extension_decide(
     request = ExtensionRequest.objects.select_for_update().filter(case=row, status=RequestStatus.PENDING).first()
     if request is None:
         raise _invalid("status", _("没有待审批的延期申请"), "no_request")
-    now = timezone.now()
+    now = now or timezone.now()
     request.status = RequestStatus.APPROVED if approve else RequestStatus.REFUSED
     request.decided_by = actor
     request.decided_at = now
@@ -1096,6 +1194,7 @@ def case_extension_decide(
             fields.append("step_due_at")
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.EXTENSION_DECIDED,
         from_status=row.status,
@@ -1118,7 +1217,15 @@ def case_extension_decide(
 
 
 @transaction.atomic
-def case_escalate(*, actor: Any, case: Case, reason: str, note: str = "", expected_version: int | None = None) -> Case:
+def case_escalate(
+    *,
+    actor: Any,
+    case: Case,
+    reason: str,
+    note: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
     """Moves a case up one level (村 → 镇 → 县), to be dispatched there anew.
 
     Reasons: ``overdue`` (the deadline has passed), ``rework_exhausted`` (dissatisfied after the
@@ -1130,7 +1237,7 @@ def case_escalate(*, actor: Any, case: Case, reason: str, note: str = "", expect
     row = _begin(actor, case, EventKind.ESCALATED, expected_version)
     if row.level == CaseLevel.COUNTY:
         raise _invalid("level", _("县级案件不能再提级"), "top_level")
-    now = timezone.now()
+    now = now or timezone.now()
     if reason == EscalationReason.OVERDUE and (row.due_at is None or now <= row.due_at):
         raise _invalid("reason", _("尚未超过办理时限"), "not_overdue")
     if reason == EscalationReason.REWORK_EXHAUSTED and (
@@ -1153,6 +1260,7 @@ def case_escalate(*, actor: Any, case: Case, reason: str, note: str = "", expect
     row.rework_round = 0
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.ESCALATED,
         from_status=before,
@@ -1177,7 +1285,15 @@ def case_escalate(*, actor: Any, case: Case, reason: str, note: str = "", expect
 
 
 @transaction.atomic
-def case_merge(*, actor: Any, case: Case, into: Case, note: str = "", expected_version: int | None = None) -> Case:
+def case_merge(
+    *,
+    actor: Any,
+    case: Case,
+    into: Case,
+    note: str = "",
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
     """Merges a duplicate (not yet dispatched) into another open case.
 
     The duplicate closes as 已合并; its parties and timeline stay with it.
@@ -1203,9 +1319,10 @@ def case_merge(*, actor: Any, case: Case, into: Case, note: str = "", expected_v
     before = row.status
     row.status = S.MERGED
     row.merged_into = target
-    row.closed_at = timezone.now()
+    row.closed_at = now = now or timezone.now()
     _finish(
         row,
+        at=now,
         actor=actor,
         kind=EventKind.MERGED,
         from_status=before,

@@ -116,6 +116,8 @@ class DemoResult:
     plans: dict[str, int] = field(default_factory=dict)
     # What cocreate.participation.demo created: {"needs": …, "votes": …, …}.
     participation: dict[str, int] = field(default_factory=dict)
+    # What cocreate.cases.demo created: {"cases": …, "by_status": {status: n}, "ratings": …, …}.
+    cases: dict[str, Any] = field(default_factory=dict)
 
 
 def has_data() -> bool:
@@ -137,6 +139,9 @@ def demo_load(*, if_empty: bool = False) -> DemoResult:
         from cocreate.participation.demo import load as participation_load
 
         loader.result.participation = asdict(participation_load(actor=loader.admin))
+        from cocreate.cases.demo import load as cases_load
+
+        loader.result.cases = asdict(cases_load(actor=loader.admin))
     return loader.result
 
 

@@ -52,5 +52,8 @@ class Command(BaseCommand):
             f"{co.get('notices', 0)} notices, {co.get('decisions', 0)} 四议两公开 records, "
             f"{co.get('task_items', 0)} task-list items (柳林村)"
         )
+        cases = result.cases
+        states = ", ".join(f"{n} {status}" for status, n in cases.get("by_status", {}).items())
+        self.stdout.write(f"demo: created {cases.get('cases', 0)} cases ({states or 'none'})")
         self.stdout.write(f"demo password for every account: {DEMO_PASSWORD}  (table written to {path})")
         self.stdout.write(format_accounts(result.account_rows))
