@@ -549,3 +549,13 @@ def test_grids_split_a_village_and_unknown_regions_stay_out(world: World) -> Non
     rows = analytics.case_analytics(user=world.user(Role.VILLAGE_STAFF), filters=filters).breakdowns[analytics.REGION]
     assert [(r.label, r.volume.registered) for r in rows.rows] == [("甲村一组", 1), ("甲村（本级）", 2)]
     assert world.regions["grid_a"].level == RegionLevel.GRID
+
+
+def test_a_superuser_sees_everything_grouped_from_the_top(world: World, cases: dict[str, Case]) -> None:  # noqa: F811
+    response = client_for(world.users["superuser"]).get(ANALYTICS, MARCH_QUERY)
+    assert response.status_code == 200
+    result = response.context["result"]
+    # province → city (its only child) → the city's two counties, county B's c9 included.
+    assert [r.label for r in result.breakdowns[analytics.REGION].rows] == ["甲县", f"{OUTSIDE_MARKER}县"]
+    assert result.total.rates[metrics.MEDIATION].denominator == 5
+    assert client_for(world.users["superuser"]).get(SUPERVISION).status_code == 200
