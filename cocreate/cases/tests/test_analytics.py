@@ -212,6 +212,9 @@ def test_page_defaults_to_the_last_30_days(world: World) -> None:
         ({"channel": "fax"}, "channel"),
         ({"granularity": "day"}, "granularity"),
         ({"unit": "-1"}, "unit"),
+        ({"unit": "99999999999999999999999"}, "unit"),
+        ({"region": "9223372036854775808"}, "region"),
+        ({"start": "2026-02-30"}, "start"),
     ],
 )
 def test_a_bad_filter_shows_the_form_error(world: World, query: dict[str, str], field: str) -> None:
