@@ -15,6 +15,7 @@ from ninja.renderers import JSONRenderer
 
 from cocreate.cases.api import public_router as cases_public_router
 from cocreate.cases.api import router as cases_router
+from cocreate.cases.api_analytics import router as cases_analytics_router
 from cocreate.core.api import router as core_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
 from cocreate.core.api_calendar import router as calendar_router
@@ -75,5 +76,7 @@ api.add_router("/", notices_router)
 api.add_router("/", decisions_router)
 api.add_router("/", meetings_router)
 api.add_router("/", public_router)
+# Before the cases router: "/cases/analytics" must not be read as "/cases/{id}".
+api.add_router("/", cases_analytics_router)
 api.add_router("/", cases_router)
 api.add_router("/", cases_public_router)

@@ -242,9 +242,20 @@ def rates_by_unit(
     for unit_id, found in per_unit.items():
         rates = {key: found.get(key, Rate(key, Decimal(0), 0)) for key in ORDER}
         rows.append(UnitRates(unit_id=unit_id, unit_name=names.get(unit_id, ""), rates=rates))
-        rows[-1].cases = rates[rank_by].denominator
+    return rank_units(rows, rank_by=rank_by, min_cases=minimum)
+
+
+def rank_units(rows: list[UnitRates], *, rank_by: str, min_cases: int) -> list[UnitRates]:
+    """Ranks ``rows`` by ``rank_by`` (best first, ties share a rank); below ``min_cases`` cases: no rank.
+
+    ``cases`` of each row becomes its denominator for ``rank_by``. The ranked rows come first,
+    then the unranked ones by number of cases. Also used by the analytics pages (cases/analytics.py).
+    """
+    for row in rows:
+        row.cases = row.rates[rank_by].denominator
+        row.rank = None
     ranked = sorted(
-        (r for r in rows if r.cases >= max(minimum, 1) and r.rates[rank_by].rate is not None),
+        (r for r in rows if r.cases >= max(min_cases, 1) and r.rates[rank_by].rate is not None),
         key=lambda r: r.rates[rank_by].rate or Decimal(0),
         reverse=True,
     )

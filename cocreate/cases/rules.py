@@ -27,6 +27,7 @@ from cocreate.cases.models import (
     Case,
     CaseEvent,
     CaseLevel,
+    CaseReminder,
     CaseReturn,
     ExtensionRequest,
     Party,
@@ -108,6 +109,12 @@ def _extension_rule(scope: Scope) -> Q:
 
 @access.register(CaseReturn)
 def _return_rule(scope: Scope) -> Q:
+    return case_q(scope, "case__", staff_only=True)
+
+
+# The 督办 ladder (reminders, 催办, 督办通知, 通报) is about the handling units' delays: staff only.
+@access.register(CaseReminder)
+def _reminder_rule(scope: Scope) -> Q:
     return case_q(scope, "case__", staff_only=True)
 
 

@@ -6,7 +6,7 @@ tracking pages are public (``@access.public_view``) and take no ids.
 
 from django.urls import path
 
-from cocreate.cases import views
+from cocreate.cases import views, views_analytics
 
 app_name = "cases"
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("new/", views.case_intake_form, name="case_intake_form"),
     path("track/", views.case_track, name="case_track"),
     path("track/rate/", views.case_track_rate, name="case_track_rate"),
+    # Figures, exports and the supervisor's view (views_analytics.py).
+    path("analytics/", views_analytics.case_analytics, name="case_analytics"),
+    path("analytics/export.xlsx", views_analytics.case_analytics_export, name="case_analytics_export"),
+    path("export.xlsx", views_analytics.case_list_export, name="case_list_export"),
+    path("supervision/", views_analytics.case_supervision, name="case_supervision"),
     path("<int:pk>/", views.case_detail, name="case_detail"),
     path("<int:pk>/registered/", views.case_intake_done, name="case_intake_done"),
     path("<int:pk>/parties/", views.case_parties, name="case_parties"),

@@ -31,6 +31,9 @@ COMMUNITY_STAFF = MANAGE_ROLES | {Role.GRID_WORKER}
 # Who registers grievance cases (cases.services.INTAKE_ROLES) and who handles them (offices, lead units).
 CASE_INTAKE_ROLES = frozenset({Role.GRID_WORKER, Role.VILLAGE_STAFF, Role.TOWN_STAFF, Role.DEPT_STAFF})
 CASE_HANDLING_ROLES = STAFF_ROLES - {Role.ADMIN}
+# Who reads the cases of an area (cases.rules.CASE_READERS) sees their figures; supervisors the 督办 view.
+CASE_READER_ROLES = frozenset({Role.VILLAGE_STAFF, Role.TOWN_STAFF, Role.DEPT_STAFF, Role.INSPECTOR, Role.LEADER})
+CASE_SUPERVISOR_ROLES = frozenset({Role.TOWN_STAFF, Role.DEPT_STAFF, Role.INSPECTOR, Role.LEADER})
 NAV_ITEMS: list[NavItem] = [
     NavItem(_("我的待办"), "core:home", "bi-list-check"),
     NavItem(pgettext_lazy("nav", "行政区划"), "core:region_list", "bi-diagram-3", frozenset({Role.ADMIN})),
@@ -65,6 +68,8 @@ NAV_ITEMS: list[NavItem] = [
     # Grievances (cocreate.cases): grid workers and offices take cases down; handling staff work the queue.
     NavItem(pgettext_lazy("nav", "案件受理"), "cases:case_intake_form", "bi-journal-plus", CASE_INTAKE_ROLES),
     NavItem(pgettext_lazy("nav", "待办案件"), "cases:case_queue_list", "bi-inboxes", CASE_HANDLING_ROLES),
+    NavItem(pgettext_lazy("nav", "案件统计"), "cases:case_analytics", "bi-bar-chart", CASE_READER_ROLES),
+    NavItem(pgettext_lazy("nav", "督办总览"), "cases:case_supervision", "bi-alarm", CASE_SUPERVISOR_ROLES),
     NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
 ]
 

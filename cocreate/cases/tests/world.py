@@ -1,6 +1,6 @@
 """The grievance app's part of the test world: one case in progress in village A (the resident's)
-and one, marked, in county B — each with parties, timeline, a rated first reply, a decided return
-and a pending extension request, so the route × role matrix has a row of every model on each side."""
+and one, marked, in county B — each with parties, timeline, a rated first reply, a decided return,
+a pending extension request and a 到期提醒 sent, so the route × role matrix has a row of every model on each side."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cocreate.cases.models import (
     CaseChannel,
     CaseEvent,
     CaseLevel,
+    CaseReminder,
     CaseReturn,
     CaseStatus,
     EventKind,
@@ -24,6 +25,7 @@ from cocreate.cases.models import (
     PartyRole,
     Rating,
     RatingChannel,
+    ReminderKind,
     ReturnDecision,
     Satisfaction,
     TimeLimit,
@@ -133,8 +135,12 @@ def extend(w: World) -> None:
             old_due_at=due,
             requested_due_at=due + timedelta(days=7),
         )
+        reminder = CaseReminder.objects.create(
+            case=case, kind=ReminderKind.BEFORE, deadline=now + timedelta(days=3), recipients=1, sent_at=now
+        )
         records.update(
             {
+                f"{key}reminder": reminder,
                 f"{key}case": case,
                 f"{key}applicant": applicant,
                 f"{key}other_party": other,
