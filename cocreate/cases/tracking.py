@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from cocreate.cases.models import Case, CaseStatus, Party, PartyRole
 from cocreate.core import crypto
-from cocreate.core.privacy import mask_name, mask_phone
+from cocreate.core.privacy import mask_id_number, mask_name, mask_phone
 
 # No 0/O, 1/I/L: codes are read out over the phone and copied from SMS by hand.
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -126,8 +126,29 @@ def case_track_limited(*, code: str, phone: str, ip: str) -> TrackedCase | None:
     return None if case is None else _tracked(case)
 
 
+def masked_text(text: str, parties: list[Party]) -> str:
+    """``text`` with every party's full name, phone and ID number masked (张** / 138****5678).
+
+    The tracking answer is typed by staff for the applicant and often names the other side; whoever
+    holds the code and phone (a forwarded SMS, a shared phone) must not learn more than the mask.
+    """
+    replacements: dict[str, str] = {}
+    for party in parties:
+        if len(party.name) >= 2:
+            replacements[party.name] = mask_name(party.name)
+        if party.phone:
+            replacements[party.phone] = mask_phone(party.phone)
+        if party.id_number:
+            replacements[party.id_number] = mask_id_number(party.id_number)
+    for full in sorted(replacements, key=len, reverse=True):
+        text = text.replace(full, replacements[full])
+    return text
+
+
 def _tracked(case: Case) -> TrackedCase:
-    applicant = Party.objects.filter(case=case, role=PartyRole.APPLICANT).first()
+    parties = list(Party.objects.filter(case=case))
+    applicant = next((p for p in parties if p.role == PartyRole.APPLICANT), None)
+    answered = case.status in (CaseStatus.REPLIED, CaseStatus.CLOSED, CaseStatus.DISSATISFIED)
     steps = tuple(
         TrackedStep(label=str(event.get_kind_display()), at=event.at)
         for event in case.events.order_by("version").only("kind", "at")
@@ -141,7 +162,7 @@ def _tracked(case: Case) -> TrackedCase:
         region=case.region.name,
         created_at=case.created_at,
         replied_at=case.replied_at,
-        answer=case.answer if case.status in (CaseStatus.REPLIED, CaseStatus.CLOSED, CaseStatus.DISSATISFIED) else "",
+        answer=masked_text(case.answer, parties) if answered else "",
         applicant_name=mask_name(applicant.name) if applicant else "",
         applicant_phone=mask_phone(applicant.phone) if applicant else "",
         can_rate=case.status == CaseStatus.REPLIED,

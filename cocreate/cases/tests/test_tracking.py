@@ -42,6 +42,18 @@ def test_code_and_phone_find_the_case_masked(world: World) -> None:
         assert secret not in text
 
 
+def test_the_answer_shown_by_code_masks_every_party_named_in_it(world: World) -> None:
+    case = _visitor_case(world, h.S.IN_PROGRESS)
+    services.case_reply(
+        actor=h.lead(world),
+        case=case,
+        answer="已约李四（13911110000）与王大妈面谈，身份证990101195001011234已核对，达成协议。",
+    )
+    tracked = tracking.case_track(code=case.tracking_code, phone=h.NON_ACCOUNT_PHONE)
+    assert tracked is not None
+    assert tracked.answer == "已约李*（139****0000）与王**面谈，身份证9901**********1234已核对，达成协议。"
+
+
 def test_wrong_phone_or_code_finds_nothing(world: World) -> None:
     case = _visitor_case(world)
     other = h.register(world)  # the resident's own case: a real code with another phone
