@@ -14,8 +14,8 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,7 +28,6 @@ from pypdf import PdfReader
 from cocreate.cases.models import Case, CaseStatus, Party
 from cocreate.core.demo import ROLE_PHONES, demo_load
 from cocreate.core.models import Membership, Person, Region, RegionLevel, Role, Unit, User
-from cocreate.core.tests import route_matrix
 from cocreate.participation.models import Meeting, Notice, Vote
 from cocreate.plans import bulletins, supervision
 from cocreate.plans.models import Assessment, Bulletin, CheckKind, Plan, Rectification, TaskUnit
