@@ -180,7 +180,8 @@ def test_no_public_page_or_public_api_answer_shows_private_data(demo: Secrets, c
             data=json.dumps({"code": case.tracking_code, "phone": phone}),
             content_type="application/json",
         )
-        for label, response in (("page", page), ("api", api)):
+        answers: list[tuple[str, Any]] = [("page", page), ("api", api)]
+        for label, response in answers:
             assert response.status_code == 200, (label, case.pk, response.status_code)
             where = f"track {label} case {case.pk}"
             text = _text(response)
