@@ -175,12 +175,12 @@ def test_no_public_page_or_public_api_answer_shows_private_data(demo: Secrets, c
         phone = applicant.phone
         others = Secrets(numbers={k: v for k, v in demo.numbers.items() if k != phone}, names=demo.names)
         page = client.post("/cases/track/", {"code": case.tracking_code, "phone": phone})
-        api = client.post(
+        api_answer = client.post(
             "/api/public/cases/track",
             data=json.dumps({"code": case.tracking_code, "phone": phone}),
             content_type="application/json",
         )
-        answers: list[tuple[str, Any]] = [("page", page), ("api", api)]
+        answers: list[tuple[str, Any]] = [("page", page), ("api", api_answer)]
         for label, response in answers:
             assert response.status_code == 200, (label, case.pk, response.status_code)
             where = f"track {label} case {case.pk}"
