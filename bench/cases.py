@@ -50,9 +50,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -116,15 +117,8 @@ def _name(rng: random.Random) -> str:
 
 @contextmanager
 def _bulk_mode() -> Iterator[None]:
-    """While building: the cases' timestamps as given (not "now"), each distinct value encrypted once.
-
-    ``auto_now_add`` / ``auto_now`` would stamp every bulk-created row with the build time, and
-    Fernet is randomised, so without the cache every phone of 200 000 parties is encrypted anew.
-    A reused token decrypts like any other.
-    """
+    """While building: the cases app's timestamps as given (``auto_now_add`` would stamp "now")."""
     from django.apps import apps
-
-    from cocreate.core import crypto
 
     stamped: list[tuple[Any, bool, bool]] = []
     for model in apps.get_app_config("cases").get_models():
@@ -133,14 +127,50 @@ def _bulk_mode() -> Iterator[None]:
             if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
                 stamped.append((f, f.auto_now_add, f.auto_now))
                 f.auto_now_add = f.auto_now = False
-    original = crypto.encrypt
-    crypto.encrypt = lru_cache(maxsize=None)(original)
     try:
         yield
     finally:
-        crypto.encrypt = original
         for f, add, now in stamped:
             f.auto_now_add, f.auto_now = add, now
+
+
+def _inserter(model: Any, attnames: list[str]) -> Any:
+    """A function inserting rows (tuples in ``attnames`` order) with ``executemany``.
+
+    ``bulk_create`` spends most of its time preparing each field of each model instance; the
+    generator already holds plain values, so only what the driver cannot take as is is
+    converted: datetimes on SQLite (naive UTC text, as Django stores them) and JSON.
+    """
+    from django.db import connection
+    from django.db.models import DateTimeField, JSONField
+
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    chosen = [fields[a] for a in attnames]
+    postgres = connection.vendor == "postgresql"
+    quote = connection.ops.quote_name
+    marks = ", ".join("%s::jsonb" if postgres and isinstance(f, JSONField) else "%s" for f in chosen)
+    columns = ", ".join(quote(f.column) for f in chosen)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
+    dates = [i for i, f in enumerate(chosen) if isinstance(f, DateTimeField)] if not postgres else []
+    jsons = [i for i, f in enumerate(chosen) if isinstance(f, JSONField)]
+
+    def insert(rows: list[tuple[Any, ...]]) -> None:
+        values: list[Any] = rows
+        if dates or jsons:
+            values = []
+            for row in rows:
+                line = list(row)
+                for i in dates:
+                    if line[i] is not None:
+                        line[i] = str(line[i].astimezone(UTC).replace(tzinfo=None))
+                for i in jsons:
+                    line[i] = json.dumps(line[i])
+                values.append(line)
+        with connection.cursor() as cursor:
+            for start in range(0, len(values), 5000):
+                cursor.executemany(sql, values[start : start + 5000])
+
+    return insert
 
 
 # A case's story: the steps (event kind, from, to) from registration to its current state.
@@ -255,7 +285,8 @@ def _state(rng: random.Random, age_days: float) -> str:
 
 def _build(*, villages: int, cases: int, now: datetime) -> World:
     """Bulk-inserts the county, units, staff, and the cases with everything that hangs off them."""
-    from django.db import transaction
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from cocreate.cases.models import (
@@ -270,11 +301,14 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
         Rating,
     )
     from cocreate.cases.tracking import phone_digest
+    from cocreate.core import crypto
     from cocreate.core.models import Membership, Person, Region, RegionLevel, Role, Unit, UnitKind, User
 
     rng = random.Random(SEED)  # reproducible data, not secrets
     HistoricalCase = Case.history.model
-    history_fields = [f.attname for f in HistoricalCase._meta.fields if not f.attname.startswith("history_")]
+    CASE_COLUMNS = [f.attname for f in Case._meta.concrete_fields]
+    HISTORY_COLUMNS = [f.attname for f in HistoricalCase._meta.fields if not f.attname.startswith("history_")]
+    case_defaults = {f.attname: f.get_default() for f in Case._meta.concrete_fields}
     CoUnit = Case.co_units.through
 
     def region(code: str, name: str, level: int, parent: Region | None) -> Region:
@@ -416,8 +450,36 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
         # What a duplicate is merged into: each village's latest earlier cases (open when it was merged).
         merge_targets: dict[int, list[int]] = {}
 
+        insert_cases = _inserter(Case, CASE_COLUMNS)
+        insert_events = _inserter(
+            CaseEvent,
+            ["case_id", "kind", "from_status", "to_status", "version", "actor_id", "unit_id", "note", "data", "at"],
+        )
+        insert_parties = _inserter(
+            Party,
+            ["case_id", "role", "person_id", "name", "phone", "phone_digest", "id_number", "address", "created_at"],
+        )
+        insert_history = _inserter(
+            HistoricalCase, [*HISTORY_COLUMNS, "history_date", "history_type", "history_user_id"]
+        )
+        insert_ratings = _inserter(
+            Rating,
+            [
+                "case_id",
+                "round",
+                "resolved",
+                "satisfaction",
+                "efficiency",
+                "leader_rating",
+                "comment",
+                "channel",
+                "created_at",
+            ],
+        )
+        insert_reminders = _inserter(CaseReminder, ["case_id", "kind", "deadline", "recipients", "sent_at"])
+        encrypt = lru_cache(maxsize=None)(crypto.encrypt)
         for start in range(0, cases, CHUNK):
-            rows: list[Case] = []
+            rows: list[Any] = []
             extras: list[dict[str, Any]] = []
             for n in range(start, min(cases, start + CHUNK)):
                 created = first_created + span * (n + rng.random() * 0.9) / cases
@@ -456,20 +518,21 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                 while tracking in codes:
                     tracking = "".join(rng.choice(ALPHABET) for _ in range(10))
                 codes.add(tracking)
-                case: Any = Case(
+                case = SimpleNamespace(**case_defaults)
+                case.__dict__.update(
+                    id=n + 1,
                     number=f"{local.year}-{sequence[local.year]:06d}",
                     tracking_code=tracking,
-                    region=village,
+                    region_id=village.pk,
                     place=f"{rng.randint(1, 12)}组" if rng.random() < 0.7 else "",
                     channel=channel,
-                    category=categories[code] if channel != "self" or rng.random() < 0.5 else None,
+                    category_id=categories[code].pk if channel != "self" or rng.random() < 0.5 else None,
                     urgency=urgency,
                     title=title,
                     description=f"{description}（{village.name}）",
                     is_anonymous=rng.random() < 0.03,
-                    status="registered",
                     level=level,
-                    created_by=creator,
+                    created_by_id=creator.pk,
                     created_at=created,
                     version=len(story),
                 )
@@ -510,7 +573,7 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                     elif kind == "triaged":
                         case.risk = rng.choices(["low", "medium", "high"], weights=[70, 25, 5])[0]
                         case.complexity = rng.choices(["simple", "ordinary", "complex"], weights=[60, 30, 10])[0]
-                        case.category = case.category or categories[code]
+                        case.category_id = case.category_id or categories[code].pk
                     elif kind in ("dispatched", "return_decided"):
                         if kind == "dispatched" or rng.random() < 0.5:  # re-dispatch half of the returns
                             if level == 5:
@@ -519,7 +582,7 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                                 lead = rng.choice(offices_of[town_of[village.pk]])
                             else:
                                 lead = busy_department if rng.random() < 0.3 else rng.choice(departments)
-                        case.lead_unit = lead
+                        case.lead_unit_id = lead.pk if lead else None
                         if kind == "dispatched":
                             case.dispatched_at = at
                             case.due_at = at + timedelta(days={"normal": 21, "urgent": 7, "critical": 3}[urgency])
@@ -578,15 +641,15 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                 case.updated_at = at
                 rows.append(case)
                 extras.append({**extra, "events": events, "village": village})
-            rows = Case.objects.bulk_create(rows, batch_size=1000)
+            insert_cases([tuple(getattr(c, a) for a in CASE_COLUMNS) for c in rows])
 
-            events_rows: list[CaseEvent] = []
-            parties: list[Party] = []
-            history: list[Any] = []
-            ratings: list[Rating] = []
+            events_rows: list[tuple[Any, ...]] = []
+            parties: list[tuple[Any, ...]] = []
+            history: list[tuple[Any, ...]] = []
+            ratings: list[tuple[Any, ...]] = []
             returns: list[CaseReturn] = []
             extensions: list[ExtensionRequest] = []
-            reminders: list[CaseReminder] = []
+            reminders: list[tuple[Any, ...]] = []
             co_units: list[Any] = []
             for case, extra in zip(rows, extras, strict=True):
                 by_status[case.status] = by_status.get(case.status, 0) + 1
@@ -594,65 +657,94 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                 for version, (kind, before, after, at, actor, note, unit) in enumerate(extra["events"], start=1):
                     data = {"channel": case.channel, "level": case.level} if kind == "registered" else {}
                     events_rows.append(
-                        CaseEvent(
-                            case=case,
-                            kind=kind,
-                            from_status=before,
-                            to_status=after,
-                            version=version,
-                            actor=actor,
-                            unit=unit,
-                            note=note,
-                            data=data,
-                            at=at,
+                        (
+                            case.id,
+                            kind,
+                            before,
+                            after,
+                            version,
+                            actor.pk if actor else None,
+                            unit.pk if unit else None,
+                            note,
+                            data,
+                            at,
                         )
                     )
                 village = extra["village"]
+                # (case, role, person, name, phone, phone_digest, id_number, address, created_at)
                 if case.channel in ("self", "online"):
                     person, user = resident_of[village.pk]
-                    applicant = Party(case=case, role="applicant", person=person, name=person.name, phone=user.phone)
+                    parties.append(
+                        (
+                            case.id,
+                            "applicant",
+                            person.pk,
+                            person.name,
+                            encrypt(user.phone),
+                            digest_of(user.phone),
+                            "",
+                            "",
+                            case.created_at,
+                        )
+                    )
                 else:
-                    applicant = Party(case=case, role="applicant", name=_name(rng), phone=rng.choice(phone_pool))
-                    if rng.random() < 0.3:
-                        applicant.id_number = rng.choice(id_pool)
-                    applicant.address = f"{village.name}{rng.randint(1, 12)}组"
-                applicant.phone_digest = digest_of(applicant.phone)
-                applicant.created_at = case.created_at
-                parties.append(applicant)
+                    applicant_phone = rng.choice(phone_pool)
+                    parties.append(
+                        (
+                            case.id,
+                            "applicant",
+                            None,
+                            _name(rng),
+                            encrypt(applicant_phone),
+                            digest_of(applicant_phone),
+                            encrypt(rng.choice(id_pool)) if rng.random() < 0.3 else "",
+                            f"{village.name}{rng.randint(1, 12)}组",
+                            case.created_at,
+                        )
+                    )
                 if rng.random() < 0.6:
-                    other = Party(case=case, role="other_party", name=_name(rng), created_at=case.created_at)
-                    if rng.random() < 0.5:
-                        other.phone = rng.choice(phone_pool)
-                        other.phone_digest = digest_of(other.phone)
-                    parties.append(other)
+                    other_phone = rng.choice(phone_pool) if rng.random() < 0.5 else ""
+                    parties.append(
+                        (
+                            case.id,
+                            "other_party",
+                            None,
+                            _name(rng),
+                            encrypt(other_phone) if other_phone else "",
+                            digest_of(other_phone) if other_phone else "",
+                            "",
+                            "",
+                            case.created_at,
+                        )
+                    )
+                last_actor = extra["events"][-1][4]
                 history.append(
-                    HistoricalCase(
-                        **{name: getattr(case, name) for name in history_fields},
-                        history_date=case.updated_at,
-                        history_type="+" if case.version == 1 else "~",
-                        history_user_id=extra["events"][-1][4].pk if extra["events"][-1][4] else None,
+                    (
+                        *(getattr(case, a) for a in HISTORY_COLUMNS),
+                        case.updated_at,
+                        "+" if case.version == 1 else "~",
+                        last_actor.pk if last_actor else None,
                     )
                 )
                 for round_, ok, at in extra["ratings"]:
                     choice = "satisfied" if ok else "dissatisfied"
                     ratings.append(
-                        Rating(
-                            case=case,
-                            round=round_,
-                            resolved=ok,
-                            satisfaction=choice,
-                            efficiency=choice,
-                            leader_rating=rng.choice(["satisfied", "basic"]) if ok else "basic",
-                            comment="" if ok else "问题没有解决",
-                            channel=rng.choice(["page", "sms_link", "tracking"]),
-                            rated_by=None,
-                            created_at=at,
+                        (
+                            case.id,
+                            round_,
+                            ok,
+                            choice,
+                            choice,
+                            rng.choice(["satisfied", "basic"]) if ok else "basic",
+                            "" if ok else "问题没有解决",
+                            rng.choice(["page", "sms_link", "tracking"]),
+                            at,
                         )
                     )
                 for r in extra["returns"]:
                     returns.append(
                         CaseReturn(
-                            case=case,
+                            case_id=case.id,
                             unit=r["unit"],
                             reason="不属本单位职责范围",
                             decision=r["decision"],
@@ -666,10 +758,10 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                 if extra["extension"] is not None:
                     extensions.append(
                         ExtensionRequest(
-                            case=case,
-                            unit=case.lead_unit,
-                            reason="需要现场测量并等待鉴定结果",
+                            case_id=case.id,
+                            unit_id=case.lead_unit_id,
                             days=5,
+                            reason="需要现场测量并等待鉴定结果",
                             old_due_at=case.due_at,
                             requested_due_at=case.due_at + timedelta(days=7),
                             created_at=extra["extension"],
@@ -678,7 +770,7 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                 if case.lead_unit_id and case.level < 5 and rng.random() < 0.15:
                     pool = departments if case.level == 3 else offices_of[town_of[village.pk]]
                     other_unit = rng.choice([u for u in pool if u.pk != case.lead_unit_id])
-                    co_units.append(CoUnit(case_id=case.pk, unit_id=other_unit.pk))
+                    co_units.append(CoUnit(case_id=case.id, unit_id=other_unit.pk))
                 # The reminder ladder of a late case: the steps its deadline has reached.
                 if case.status in ("dispatched", "signed", "in_progress") and case.step_due_at:
                     deadline = min(case.step_due_at, case.due_at)
@@ -686,36 +778,22 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                     ladder = [("before", -1.0), ("urge", 0.0), ("supervise", 3.0), ("bulletin", 7.0)]
                     for kind, after_days in ladder:
                         if late >= after_days:
-                            reminders.append(
-                                CaseReminder(
-                                    case=case,
-                                    kind=kind,
-                                    deadline=deadline,
-                                    recipients=rng.randint(1, 4),
-                                    sent_at=deadline + timedelta(days=after_days, minutes=15),
-                                )
-                            )
+                            sent = deadline + timedelta(days=after_days, minutes=15)
+                            reminders.append((case.id, kind, deadline, rng.randint(1, 4), sent))
                 elif case.status == "closed" and case.due_at and rng.random() < 0.1:
-                    reminders.append(
-                        CaseReminder(
-                            case=case,
-                            kind="before",
-                            deadline=case.due_at,
-                            recipients=rng.randint(1, 4),
-                            sent_at=case.due_at - timedelta(days=1),
-                        )
-                    )
+                    sent = case.due_at - timedelta(days=1)
+                    reminders.append((case.id, "before", case.due_at, rng.randint(1, 4), sent))
                 if case.status != "merged":
                     recent = merge_targets.setdefault(village.pk, [])
-                    recent.append(case.pk)
+                    recent.append(case.id)
                     del recent[:-50]
-            CaseEvent.objects.bulk_create(events_rows, batch_size=2000)
-            Party.objects.bulk_create(parties, batch_size=2000)
-            HistoricalCase.objects.bulk_create(history, batch_size=1000)
-            Rating.objects.bulk_create(ratings, batch_size=2000)
+            insert_events(events_rows)
+            insert_parties(parties)
+            insert_history(history)
+            insert_ratings(ratings)
+            insert_reminders(reminders)
             CaseReturn.objects.bulk_create(returns, batch_size=2000)
             ExtensionRequest.objects.bulk_create(extensions, batch_size=2000)
-            CaseReminder.objects.bulk_create(reminders, batch_size=2000)
             CoUnit.objects.bulk_create(co_units, batch_size=2000)
             for key, made in (
                 ("cases", rows),
@@ -729,6 +807,10 @@ def _build(*, villages: int, cases: int, now: datetime) -> World:
                 ("co_units", co_units),
             ):
                 sizes[key] += len(made)
+        # The cases were given their ids (PostgreSQL's sequence does not know; SQLite's does).
+        with connection.cursor() as cursor:
+            for statement in connection.ops.sequence_reset_sql(no_style(), [Case]):
+                cursor.execute(statement)
         # Intake continues the year's numbering after the generated cases.
         CaseNumberSequence.objects.bulk_create([CaseNumberSequence(year=y, last=last) for y, last in sequence.items()])
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from cocreate.cases.models import Case, CaseStatus, Party, PartyRole
+from cocreate.cases.models import Case, CaseStatus, EventKind, Party, PartyRole
 from cocreate.core import crypto
 from cocreate.core.privacy import mask_name, mask_phone
 
@@ -106,9 +106,10 @@ def case_track(*, code: str, phone: str) -> TrackedCase | None:
     if case is None:
         return None
     applicant = Party.objects.filter(case=case, role=PartyRole.APPLICANT).first()
+    # Plain values: deferred model instances would each load their case_id again (one query a step).
     steps = tuple(
-        TrackedStep(label=str(event.get_kind_display()), at=event.at)
-        for event in case.events.order_by("version").only("kind", "at")
+        TrackedStep(label=str(EventKind(kind).label), at=at)
+        for kind, at in case.events.order_by("version").values_list("kind", "at")
     )
     return TrackedCase(
         number=case.number,
