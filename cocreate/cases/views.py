@@ -170,6 +170,16 @@ class Tab:
     order: tuple[str, ...]
 
 
+def _area_q(paths: tuple[str, ...]) -> Q:
+    """Cases whose region lies in the subtrees of ``paths``, as ``region_id IN (regions)``.
+
+    Not a join on the case's region: SQLite's planner (no histograms) takes a path range for a
+    few rows and drives the query from the regions, reading every case of a county or town to
+    count one tab's handful; with the regions as a subquery it starts from the status index.
+    """
+    return Q(region_id__in=Region.objects.filter(access.in_paths(paths, "path")).values("id"))
+
+
 def _office_q(scope: access.Scope) -> Q:
     """Cases at the level of an office the user belongs to, in that office's area."""
     if scope.is_superuser:
@@ -178,7 +188,7 @@ def _office_q(scope: access.Scope) -> Q:
     for level, roles in rules.OFFICE_ROLES.items():
         paths = scope.paths_for(roles)
         if paths:
-            q |= access.in_paths(paths, "region__path") & Q(level=level)
+            q |= _area_q(paths) & Q(level=level)
     return q
 
 
@@ -191,7 +201,7 @@ def _reviewer_q(scope: access.Scope) -> Q:
         paths = scope.paths_for(roles)
         if paths:
             reviewed = {lvl for lvl in rules.OFFICE_ROLES if rules.level_above(lvl) == level}
-            q |= access.in_paths(paths, "region__path") & Q(level__in=sorted(reviewed))
+            q |= _area_q(paths) & Q(level__in=sorted(reviewed))
     # A unit never reviews its own return or extension request.
     return q & ~Q(lead_unit_id__in=scope.unit_ids) if scope.unit_ids else q
 
