@@ -225,6 +225,9 @@ def queue_tabs(user: Any, now: Any) -> list[Tab]:
                 "review",
                 gettext_lazy("待审核"),
                 _reviewer_q(scope)
+                # Only where the level above can act (an extension is decided on a running case);
+                # also what lets the planner start from the status index, not the area's cases.
+                & Q(status__in=ACTIVE_STATES)
                 & (
                     Q(status=S.RETURNED)
                     | Q(id__in=ExtensionRequest.objects.filter(status=RequestStatus.PENDING).values("case_id"))
