@@ -24,7 +24,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -230,7 +230,9 @@ def queue_tabs(user: Any, now: Any) -> list[Tab]:
                 & Q(status__in=ACTIVE_STATES)
                 & (
                     Q(status=S.RETURNED)
-                    | Q(id__in=ExtensionRequest.objects.filter(status=RequestStatus.PENDING).values("case_id"))
+                    # EXISTS per candidate case (the case_id index), not "id IN (every pending
+                    # request)", which SQLite ran as a scan per index probe: 0.7 s at 200 000 cases.
+                    | Q(Exists(ExtensionRequest.objects.filter(case=OuterRef("pk"), status=RequestStatus.PENDING)))
                     | Q(status=S.DISSATISFIED, rework_round__gte=services.max_rework_rounds())
                 ),
                 newest,

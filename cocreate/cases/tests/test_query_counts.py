@@ -250,6 +250,19 @@ def test_office_tab_counts_start_from_the_status_level_region_index(world: World
                 checked += 1
             if "rework_round" in sql:  # 待审核: not every case of the area by region either
                 assert "USING INDEX cases_case_region_id" not in plan, plan
-                assert not plan.startswith("SEARCH core_region"), plan
+                assert not plan.startswith("SEARCH core_region USING COVERING INDEX"), plan
+                # A pending extension is looked up per candidate case, not listed by a scan.
+                assert "SEARCH U0 USING INDEX cases_extensionrequest_case_id" in plan, plan
                 checked += 1
     assert checked >= 2
+
+
+def test_review_tab_lists_running_cases_with_a_pending_extension(world: World) -> None:
+    """The 待审核 tab's pending-extension test (an EXISTS per case) still finds exactly those."""
+    asked = visitor_case(world, S.IN_PROGRESS)
+    services.case_extension_request(actor=h.lead(world), case=asked, days=3, reason="需要等待鉴定结果")
+    quiet = visitor_case(world, S.IN_PROGRESS)
+    town = client_for(h.reviewer(world))
+    response = town.get(reverse("cases:case_queue_list"), {"tab": "review"})
+    numbers = {row["case"].number for row in response.context["rows"]}
+    assert asked.number in numbers and quiet.number not in numbers
