@@ -244,7 +244,8 @@ class Case(models.Model):
         verbose_name_plural = _("矛盾纠纷")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["status", "level"]),
+            # The work queue's office tabs: a status, a level and the regions of the office's area.
+            models.Index(fields=["status", "level", "region"], name="case_status_level_region_idx"),
             models.Index(fields=["lead_unit", "status"]),
             models.Index(fields=["due_at"]),
         ]

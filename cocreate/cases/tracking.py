@@ -30,7 +30,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from cocreate.cases.models import Case, CaseStatus, Party, PartyRole
+from cocreate.cases.models import Case, CaseStatus, EventKind, Party, PartyRole
 from cocreate.core import crypto
 from cocreate.core.privacy import mask_id_number, mask_name, mask_phone
 
@@ -149,9 +149,10 @@ def _tracked(case: Case) -> TrackedCase:
     parties = list(Party.objects.filter(case=case))
     applicant = next((p for p in parties if p.role == PartyRole.APPLICANT), None)
     answered = case.status in (CaseStatus.REPLIED, CaseStatus.CLOSED, CaseStatus.DISSATISFIED)
+    # Plain values: deferred model instances would each load their case_id again (one query a step).
     steps = tuple(
-        TrackedStep(label=str(event.get_kind_display()), at=event.at)
-        for event in case.events.order_by("version").only("kind", "at")
+        TrackedStep(label=str(EventKind(kind).label), at=at)
+        for kind, at in case.events.order_by("version").values_list("kind", "at")
     )
     return TrackedCase(
         number=case.number,

@@ -24,7 +24,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -174,6 +174,16 @@ class Tab:
     order: tuple[str, ...]
 
 
+def _area_q(paths: tuple[str, ...]) -> Q:
+    """Cases whose region lies in the subtrees of ``paths``, as ``region_id IN (regions)``.
+
+    Not a join on the case's region: SQLite's planner (no histograms) takes a path range for a
+    few rows and drives the query from the regions, reading every case of a county or town to
+    count one tab's handful; with the regions as a subquery it starts from the status index.
+    """
+    return Q(region_id__in=Region.objects.filter(access.in_paths(paths, "path")).values("id"))
+
+
 def _office_q(scope: access.Scope) -> Q:
     """Cases at the level of an office the user belongs to, in that office's area."""
     if scope.is_superuser:
@@ -182,7 +192,7 @@ def _office_q(scope: access.Scope) -> Q:
     for level, roles in rules.OFFICE_ROLES.items():
         paths = scope.paths_for(roles)
         if paths:
-            q |= access.in_paths(paths, "region__path") & Q(level=level)
+            q |= _area_q(paths) & Q(level=level)
     return q
 
 
@@ -195,7 +205,7 @@ def _reviewer_q(scope: access.Scope) -> Q:
         paths = scope.paths_for(roles)
         if paths:
             reviewed = {lvl for lvl in rules.OFFICE_ROLES if rules.level_above(lvl) == level}
-            q |= access.in_paths(paths, "region__path") & Q(level__in=sorted(reviewed))
+            q |= _area_q(paths) & Q(level__in=sorted(reviewed))
     # A unit never reviews its own return or extension request.
     return q & ~Q(lead_unit_id__in=scope.unit_ids) if scope.unit_ids else q
 
@@ -219,9 +229,14 @@ def queue_tabs(user: Any, now: Any) -> list[Tab]:
                 "review",
                 gettext_lazy("待审核"),
                 _reviewer_q(scope)
+                # Only where the level above can act (an extension is decided on a running case);
+                # also what lets the planner start from the status index, not the area's cases.
+                & Q(status__in=ACTIVE_STATES)
                 & (
                     Q(status=S.RETURNED)
-                    | Q(id__in=ExtensionRequest.objects.filter(status=RequestStatus.PENDING).values("case_id"))
+                    # EXISTS per candidate case (the case_id index), not "id IN (every pending
+                    # request)", which SQLite ran as a scan per index probe: 0.7 s at 200 000 cases.
+                    | Q(Exists(ExtensionRequest.objects.filter(case=OuterRef("pk"), status=RequestStatus.PENDING)))
                     | Q(status=S.DISSATISFIED, rework_round__gte=services.max_rework_rounds())
                 ),
                 newest,
