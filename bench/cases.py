@@ -150,7 +150,7 @@ def _inserter(model: Any, attnames: list[str]) -> Any:
     quote = connection.ops.quote_name
     marks = ", ".join("%s::jsonb" if postgres and isinstance(f, JSONField) else "%s" for f in chosen)
     columns = ", ".join(quote(f.column) for f in chosen)
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # nosec B608
     dates = [i for i, f in enumerate(chosen) if isinstance(f, DateTimeField)] if not postgres else []
     jsons = [i for i, f in enumerate(chosen) if isinstance(f, JSONField)]
 

@@ -56,7 +56,7 @@ class VolumeOut(Schema):
     overdue: int = Field(description="统计期内派单、当前超期")
 
 
-class RowOut(Schema):
+class AnalyticsRowOut(Schema):
     key: str
     label: str
     volume: VolumeOut
@@ -68,7 +68,7 @@ class BreakdownOut(Schema):
     key: str
     label: str
     note: str
-    rows: list[RowOut]
+    rows: list[AnalyticsRowOut]
 
 
 class FiltersOut(Schema):
@@ -83,7 +83,7 @@ class FiltersOut(Schema):
 
 class AnalyticsOut(Schema):
     filters: FiltersOut
-    total: RowOut
+    total: AnalyticsRowOut
     breakdowns: list[BreakdownOut] = Field(description="period, category, region, unit, channel")
     min_for_ranking: int
     rank_by: str
