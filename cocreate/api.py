@@ -17,6 +17,7 @@ from cocreate.cases.api import public_router as cases_public_router
 from cocreate.cases.api import router as cases_router
 from cocreate.cases.api_analytics import router as cases_analytics_router
 from cocreate.core.api import router as core_router
+from cocreate.core.api_audit import router as audit_router
 from cocreate.core.api_auth import api_auth, error_body, install_error_handlers
 from cocreate.core.api_calendar import router as calendar_router
 from cocreate.participation.api_decisions import router as decisions_router
@@ -66,6 +67,7 @@ api = CocreateAPI(
 install_error_handlers(api)
 api.add_router("/", core_router)
 api.add_router("/", calendar_router)
+api.add_router("/", audit_router)
 api.add_router("/", plans_router)
 api.add_router("/", bulletins_router)
 api.add_router("/", supervision_router)

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from cocreate.core.models import (
+    AuditAction,
+    AuditEvent,
     Household,
     HouseholdRelation,
     Membership,
@@ -84,6 +86,7 @@ ROLE_PLACES: dict[str, str] = {
     Role.LEADER: "county_a",
     Role.SCHOOL_STAFF: "village_a",
     Role.ADMIN: "county_a",
+    Role.AUDITOR: "county_a",
 }
 
 
@@ -152,6 +155,10 @@ def build_world() -> World:
     )
     Membership.objects.create(user=outside_user, role=Role.VILLAGE_STAFF, region=r["village_b"], unit=u["outside"])
     w.users["outside_staff"] = outside_user
+    # The audit trail of county B: no auditor of county A may see it.
+    AuditEvent.objects.create(
+        user=outside_user, user_name=f"{OUTSIDE_MARKER}村干部", action=AuditAction.WRITE, path=f"/{OUTSIDE_MARKER}/"
+    )
     w.users["superuser"] = User.objects.create_superuser(phone="13799999999", password=PASSWORD)
     _extend_world_from_apps(w)
     return w

@@ -33,13 +33,16 @@ from cocreate.core.models import (
     STAFF_ROLES,
     ApiToken,
     Attachment,
+    AuditEvent,
     Household,
     Membership,
     Notification,
     Person,
     Region,
+    RegionLevel,
     Role,
     Unit,
+    User,
     WorkCalendarDay,
     subtree_q,
 )
@@ -314,6 +317,29 @@ def _token_rule(scope: Scope) -> Q:
 def _work_calendar_rule(scope: Scope) -> Q:
     # The calendar is national reference data: every staff member's deadlines depend on it.
     return Q() if scope.is_staff_member else NOTHING
+
+
+AUDIT_ROLES = frozenset({Role.AUDITOR})
+# Models the application appends to on every request as a record of it (the audit trail). Their
+# new rows are no change to anyone's data: the route × role matrix leaves them out of its check
+# that a write changes nothing outside the caller's scope.
+LOG_MODELS: set[type[models.Model]] = {AuditEvent}
+
+
+@register(AuditEvent)
+def _audit_event_rule(scope: Scope) -> Q:
+    """Auditors see the trail of the accounts placed in their subtree (a membership or their
+    person's home there, now). An auditor over a county or above also sees the events of accounts
+    placed nowhere (superusers) and of no account (failed logins under an unknown phone number)."""
+    paths = scope.paths_for(AUDIT_ROLES)
+    if not paths:
+        return NOTHING
+    placed = User.objects.filter(in_paths(paths, "memberships__region__path") | in_paths(paths, "person__region__path"))
+    q = Q(user_id__in=placed.values("pk"))
+    if Region.objects.filter(path__in=paths, level__lte=RegionLevel.COUNTY).exists():
+        unplaced = User.objects.filter(memberships__isnull=True, person__isnull=True)
+        q |= Q(user_id__isnull=True) | Q(user_id__in=unplaced.values("pk"))
+    return q
 
 
 # --- Public rules: what anyone may see on a community's public page --------------------------------

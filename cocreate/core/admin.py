@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from cocreate.core.models import (
     ApiToken,
     Attachment,
+    AuditEvent,
     AuthEvent,
     Household,
     Membership,
@@ -138,3 +139,23 @@ class ApiTokenAdmin(PlainAdmin):
     list_display = ("name", "user", "prefix", "created_at", "expires_at", "revoked_at")
     exclude = ("token_hash",)
     raw_id_fields = ("user",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
+    """The audit trail, read-only even for superusers: no add, change or delete (nor bulk delete)."""
+
+    list_display = ("at", "action", "user_name", "username", "method", "path", "status_code", "client_ip")
+    list_filter = ("action",)
+    search_fields = ("user_name", "username", "path")
+    date_hierarchy = "at"
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

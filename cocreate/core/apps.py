@@ -12,7 +12,11 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         # Signal receivers for cross-cutting concerns only (login records), see CONVENTIONS.md.
-        from cocreate.core import signals  # noqa: F401
+        # The audit trail's system check (AUDIT_RETENTION_DAYS ≥ 180) registers on import.
+        from cocreate.core import (
+            audit,  # noqa: F401
+            signals,  # noqa: F401
+        )
 
         # Every app's jobs.py registers its Huey tasks; run_huey itself only looks for tasks.py.
         autodiscover_modules("jobs")

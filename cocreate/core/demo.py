@@ -82,7 +82,7 @@ COUNTY_UNITS = [
 HOUSEHOLDS_TOTAL = 200
 # The village where the resident, grid worker and village staff accounts live (七里坪镇柳林村).
 RESIDENT_VILLAGE = "421122100201"
-# One account per role: 19900000001 居民 … 19900000009 管理员, in Role order.
+# One account per role: 19900000001 居民 … 19900000009 管理员, 19900000010 审计员, in Role order.
 ROLE_PHONES: dict[str, str] = {role: f"1990000{i:04d}" for i, role in enumerate(Role, start=1)}
 
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程魏苏吕丁任沈")
@@ -217,6 +217,8 @@ class _Loader:
             (Role.LEADER, county, self.units[(county.code, "红安县人民政府")], "副县长"),
             (Role.SCHOOL_STAFF, town, school, "教导主任"),
             (Role.ADMIN, county, None, "系统管理员"),
+            # Reads the county's audit trail only (docs/operations.md, Audit trail).
+            (Role.AUDITOR, county, None, "安全审计员"),
         ]
         users: dict[str, User] = {}
         for role, region, unit, title in places:

@@ -137,3 +137,11 @@ def enqueue_messages(message_ids: Iterable[int]) -> None:
             # One failure means the queue is down: stop here instead of waiting on it once per row.
             logger.exception("could not enqueue outbox message %s; the sweep will send it", message_id)
             return
+
+
+@db_periodic_task(crontab(hour="19", minute="47"))
+def purge_audit() -> int:
+    """Nightly (03:47 Beijing time): delete audit events older than AUDIT_RETENTION_DAYS (≥ 180)."""
+    from cocreate.core import audit
+
+    return audit.purge_expired()

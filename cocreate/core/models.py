@@ -278,9 +278,12 @@ class Role(models.TextChoices):
     LEADER = "leader", _("领导")
     SCHOOL_STAFF = "school_staff", _("学校工作人员")
     ADMIN = "admin", _("管理员")
+    AUDITOR = "auditor", _("审计员")
 
 
-STAFF_ROLES = frozenset(r for r in Role.values if r != Role.RESIDENT)
+# Roles that work with the business data of their region subtree. The auditor is not one of
+# them: an auditor reads the audit trail of their region and nothing else (docs/operations.md).
+STAFF_ROLES = frozenset(r for r in Role.values if r not in (Role.RESIDENT, Role.AUDITOR))
 
 
 class Membership(models.Model):
@@ -581,3 +584,95 @@ class WorkCalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {self.name}"
+
+
+# --- Audit trail ----------------------------------------------------------------------------------
+
+
+class AuditAction(models.TextChoices):
+    WRITE = "write", _("写操作")
+    LOGIN = "login", _("登录")
+    LOGIN_FAILED = "login_failed", _("登录失败")
+    LOCKOUT = "lockout", _("账号锁定")
+    LOGOUT = "logout", _("退出")
+    EXPORT = "export", _("导出/下载")
+    PERSONAL_DATA_VIEW = "personal_data_view", _("查看个人信息")
+
+
+class AuditEventQuerySet(ScopedQuerySet):
+    """Rows of the audit trail: appended, read and purged by age, never changed in bulk."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AuditLogReadOnly("audit events cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogReadOnly("audit events are removed only by the retention purge")
+
+    def _purge_delete(self) -> int:
+        """The one way rows leave the table (cocreate.core.audit.purge_expired)."""
+        deleted, _by_model = models.QuerySet.delete(self)
+        return deleted
+
+
+class AuditLogReadOnly(Exception):
+    """Raised on any attempt to change or delete an audit event through the application."""
+
+
+class AuditEvent(models.Model):
+    """One entry of the audit trail (等保 / 网络安全法 Art. 21): who did what, when, from where.
+
+    Written by ``cocreate.core.audit`` only: every write request by a signed-in user, logins,
+    failed logins, lockouts, logouts, exports and downloads, full views of personal data.
+    Append-only: no update, no delete except the retention purge. The request body is never stored.
+    """
+
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("账号"),
+        null=True,
+        blank=True,
+        # An account may be removed; its trail stays untouched (no SET NULL update), with the name snapshot.
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+    # Snapshots at the time of the event: the trail stays readable when accounts change.
+    user_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    username = models.CharField(_("登录名"), max_length=150, blank=True)
+    action = models.CharField(_("操作类型"), max_length=20, choices=AuditAction.choices)
+    method = models.CharField(_("请求方法"), max_length=8, blank=True)
+    path = models.CharField(_("地址"), max_length=300, blank=True)
+    route = models.CharField(_("路由"), max_length=100, blank=True)
+    status_code = models.PositiveSmallIntegerField(_("状态码"), null=True, blank=True)
+    content_type = models.ForeignKey(
+        ContentType, verbose_name=_("对象类型"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_id = models.CharField(_("对象编号"), max_length=40, blank=True)
+    client_ip = models.GenericIPAddressField(_("客户端地址"), null=True, blank=True)
+    detail = models.JSONField(_("详情"), default=dict, blank=True)
+
+    objects = models.Manager.from_queryset(AuditEventQuerySet)()
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["at"], name="auditevent_at"),
+            models.Index(fields=["user", "at"], name="auditevent_user_at"),
+            models.Index(fields=["action", "at"], name="auditevent_action_at"),
+        ]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.user_name or self.username}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None or kwargs.get("force_update"):
+            raise AuditLogReadOnly("audit events cannot be changed")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditLogReadOnly("audit events are removed only by the retention purge")

@@ -71,6 +71,8 @@ NAV_ITEMS: list[NavItem] = [
     NavItem(pgettext_lazy("nav", "案件统计"), "cases:case_analytics", "bi-bar-chart", CASE_READER_ROLES),
     NavItem(pgettext_lazy("nav", "督办总览"), "cases:case_supervision", "bi-alarm", CASE_SUPERVISOR_ROLES),
     NavItem(pgettext_lazy("nav", "通知"), "core:notification_list", "bi-bell"),
+    # The audit trail (cocreate/core/audit.py): auditors only; superusers see every entry anyway.
+    NavItem(pgettext_lazy("nav", "审计日志"), "core:audit_list", "bi-shield-check", frozenset({Role.AUDITOR})),
 ]
 
 

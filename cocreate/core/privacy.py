@@ -12,8 +12,8 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from cocreate.core import access
-from cocreate.core.models import PersonalDataAccess
+from cocreate.core import access, audit
+from cocreate.core.models import AuditAction, PersonalDataAccess
 
 
 def _mask_middle(value: Any, keep_start: int, keep_end: int) -> str:
@@ -69,11 +69,13 @@ def personal_data_display(*, actor: Any, obj: models.Model, fields: Iterable[str
 
 
 def personal_data_access_log(*, actor: Any, obj: models.Model, fields: Iterable[str], context: str) -> None:
-    """Writes one audit row for a showing of unmasked personal data."""
+    """Writes one audit row for a showing of unmasked personal data, and its audit-trail event."""
+    shown = ",".join(sorted(set(fields)))[:200]
+    audit.record(actor, AuditAction.PERSONAL_DATA_VIEW, target=obj, detail={"fields": shown, "context": context[:200]})
     PersonalDataAccess.objects.create(
         user=actor if getattr(actor, "is_authenticated", False) else None,
         content_type=ContentType.objects.get_for_model(type(obj)),
         object_id=str(obj.pk),
-        fields=",".join(sorted(set(fields)))[:200],
+        fields=shown,
         context=context[:200],
     )

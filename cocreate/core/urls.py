@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cocreate.core import views, views_calendar
+from cocreate.core import views, views_audit, views_calendar
 
 app_name = "core"
 
@@ -52,6 +52,9 @@ urlpatterns = [
     path("calendar/", views_calendar.calendar_list, name="calendar_list"),
     path("calendar/import/", views_calendar.calendar_import, name="calendar_import"),
     path("calendar/<int:pk>/delete/", views_calendar.calendar_delete, name="calendar_delete"),
+    # Audit trail (auditors)
+    path("audit/", views_audit.audit_list, name="audit_list"),
+    path("audit/export.xlsx", views_audit.audit_export, name="audit_export"),
     # Evidence
     path("attachments/upload/", views.attachment_upload, name="attachment_upload"),
     path("attachments/<int:pk>/download/", views.attachment_download, name="attachment_download"),
