@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from cocreate.cases.models import Case, CaseEvent, Party
@@ -11,6 +13,34 @@ from cocreate.core import access, evidence, privacy
 from cocreate.core.models import Attachment
 
 PARTY_FIELDS = ("name", "phone", "id_number")
+
+
+_HISTORY_TABLE: list[str] = []
+
+
+def data_version() -> Any:
+    """Changes whenever any case changes: every transition saves a history row. One index read."""
+    if not _HISTORY_TABLE:
+        _HISTORY_TABLE.append(Case.history.model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(history_id) FROM {_HISTORY_TABLE[0]}")  # noqa: S608  # nosec B608
+        return cursor.fetchone()[0]
+
+
+def scope_key(user: Any) -> str:
+    """A short key of what ``user`` may see (memberships, units, person), for caches of scoped figures."""
+    scope = access.scope_of(user)
+    text = repr(
+        (
+            scope.user_id,
+            scope.is_superuser,
+            scope.person_id,
+            scope.home_region_path,
+            sorted(scope.role_paths.items()),
+            scope.unit_ids,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def case_list(*, user: Any) -> QuerySet[Case]:

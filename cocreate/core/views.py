@@ -132,10 +132,21 @@ def _require_change(user: Any, obj: models.Model) -> None:
 
 
 def _paginate(
-    request: HttpRequest, queryset: QuerySet[Any] | list[Any], param: str = "page", *, per_page: int | None = None
+    request: HttpRequest,
+    queryset: QuerySet[Any] | list[Any],
+    param: str = "page",
+    *,
+    per_page: int | None = None,
+    count: int | None = None,
 ) -> Page:
-    """A page of ``queryset``: ``settings.PAGE_SIZE`` rows (desktop lists) unless ``per_page`` says otherwise."""
-    return Paginator(queryset, per_page or settings.PAGE_SIZE).get_page(request.GET.get(param))
+    """A page of ``queryset``: ``settings.PAGE_SIZE`` rows (desktop lists) unless ``per_page`` says otherwise.
+
+    ``count``: the number of rows when the caller already knows it (no second COUNT query).
+    """
+    paginator = Paginator(queryset, per_page or settings.PAGE_SIZE)
+    if count is not None:
+        paginator.count = count
+    return paginator.get_page(request.GET.get(param))
 
 
 def _int_or_none(value: str | None) -> int | None:
