@@ -20,6 +20,7 @@ The check only happens when the caller sends an expected version: API clients ma
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -27,8 +28,10 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import Field as DjangoField
 from django.db.models import Model
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
@@ -168,3 +171,46 @@ def split_version(data: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     rest = dict(data)
     expected = rest.pop("expected_version", None)
     return rest, expected or None
+
+
+# --- Imports: the same file is imported once ---------------------------------------------------------
+
+
+class AlreadyImported(Exception):
+    """The same file was already imported into the same target; nothing was written this time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def file_digest(data: bytes) -> str:
+    """The sha256 of a file's bytes, as hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def claim_import(*, kind: str, target: str, data: bytes, filename: str = "", actor: Any = None, note: str = "") -> None:
+    """Records that ``data`` is being imported into ``target``, inside the caller's transaction.
+
+    Call it first thing in the import's transaction. A parallel import of the same file waits on
+    this row's unique index until the first one ends: if that one committed, this raises
+    ``AlreadyImported`` (and the caller writes nothing); if it rolled back, this one goes on. A
+    later re-import of a file that was imported successfully is refused the same way.
+    """
+    from cocreate.core.models import ImportRecord
+
+    digest = file_digest(data)
+    try:
+        with transaction.atomic():  # a savepoint, so the caller's transaction stays usable
+            ImportRecord.objects.create(
+                kind=kind,
+                target=target,
+                sha256=digest,
+                filename=filename[:255],
+                note=note[:200],
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+    except IntegrityError as exc:
+        earlier = ImportRecord.objects.filter(kind=kind, target=target, sha256=digest).first()
+        when = timezone.localtime(earlier.created_at).strftime("%Y-%m-%d %H:%M") if earlier else ""
+        raise AlreadyImported(_("该文件已导入（%(when)s），本次未重复导入") % {"when": when}) from exc

@@ -688,7 +688,9 @@ def plan_import(request: HttpRequest) -> HttpResponse:
         fields = {k: v for k, v in data.items() if k != "file"}
         plan = services.plan_create(actor=user, **fields)
         upload = data["file"]
-        return plan, spreadsheets.plan_import(actor=user, plan=plan, file=upload.read(), filename=upload.name)
+        return plan, spreadsheets.plan_import(
+            actor=user, plan=plan, file=upload.read(), filename=upload.name, new_plan=True
+        )
 
     return _import_page(request, form, plan=None, run=run, cancel_url=reverse("plans:plan_list"))
 

@@ -4,6 +4,7 @@ exactly one save wins, the other is refused as stale and nothing of it is writte
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -29,7 +30,7 @@ def test_two_staff_saving_one_task_from_the_same_version_one_wins() -> None:
     Membership.objects.create(user=second, role=Role.TOWN_STAFF, region=world.regions["town_a"])
     editors = [world.user(Role.TOWN_STAFF), second]
     seen = services.TASK_VERSION.of(Task.objects.get(pk=task.pk))
-    edits = [{"title": "甲的名称"}, {"title": "乙的名称", "deadline": date(2026, 11, 30)}]
+    edits: list[dict[str, Any]] = [{"title": "甲的名称"}, {"title": "乙的名称", "deadline": date(2026, 11, 30)}]
 
     results = race(
         2,
