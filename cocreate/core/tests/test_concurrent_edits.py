@@ -348,3 +348,18 @@ def test_plan_household_and_person_patch_answer_409_on_a_stale_version(world: Wo
     assert send(staff, "patch", url, {"name": "赵六", "expected_version": seen}).status_code == 200
     assert_error(send(staff, "patch", url, {"name": "钱七", "expected_version": seen}), 409, "stale")
     assert Person.objects.get(pk=person.pk).name == "赵六"
+
+
+def test_notice_second_edit_is_refused(world: World) -> None:
+    from cocreate.participation import notices
+    from cocreate.participation.tests.test_notices import _notice
+
+    staff = world.user(Role.VILLAGE_STAFF)
+    notice = _notice(world)
+    seen = notices.NOTICE_VERSION.of(notice)
+    notices.notice_update(actor=staff, notice=notice, data={"body": "更正后的名单"}, expected_version=seen)
+    with pytest.raises(StaleEdit) as caught:
+        notices.notice_update(actor=staff, notice=notice, data={"days": 10, "body": "另一版"}, expected_version=seen)
+    assert caught.value.changed == ["body"]
+    notice.refresh_from_db()
+    assert notice.body == "更正后的名单" and notice.ends_on == date(2026, 6, 7)
