@@ -16,6 +16,10 @@ nothing about personal data (a phone number's hash could otherwise be guessed).
 
 The check only happens when the caller sends an expected version: API clients may leave it out
 (last write wins, as before); the pages always send it.
+
+Imports use ``claim_import``: the file's sha256 and target, recorded first in the import's
+transaction under a unique constraint, so a second run of the same file writes nothing.
+See docs/reliability.md.
 """
 
 from __future__ import annotations
