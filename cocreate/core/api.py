@@ -132,7 +132,8 @@ def _get_optional(model: type[M], request: HttpRequest, pk: int | None, field: s
 
 def _changes(payload: PatchSchema) -> dict[str, Any]:
     """The fields a PATCH body actually sent; ``null`` only where the field may be empty."""
-    data = payload.model_dump(exclude_unset=True)
+    # The edit version is not a change; handlers pass it to the service on its own.
+    data = payload.model_dump(exclude_unset=True, exclude={"expected_version"})
     nullable = payload.nullable_fields
     refused = {name: ["此字段不能为空"] for name, value in data.items() if value is None and name not in nullable}
     if refused:
@@ -167,7 +168,9 @@ def region_create(request: HttpRequest, payload: RegionIn) -> Status:
 @router.patch("/regions/{id}", response={200: RegionOut, **WRITE_ERRORS}, tags=["regions"], summary="修改区划")
 def region_update(request: HttpRequest, id: Id, payload: RegionPatch) -> Region:
     region = _get(Region.objects.select_related("parent"), request, id)
-    return services.region_update(actor=_user(request), region=region, data=_changes(payload))
+    return services.region_update(
+        actor=_user(request), region=region, data=_changes(payload), expected_version=payload.expected_version
+    )
 
 
 # --- Units ----------------------------------------------------------------------------------------
@@ -214,7 +217,7 @@ def unit_update(request: HttpRequest, id: Id, payload: UnitPatch) -> Any:
         data["region"] = _get(Region, request, data.pop("region_id"), "region_id")
     if "parent_id" in data:
         data["parent"] = _get_optional(Unit, request, data.pop("parent_id"), "parent_id")
-    return services.unit_update(actor=_user(request), unit=unit, data=data)
+    return services.unit_update(actor=_user(request), unit=unit, data=data, expected_version=payload.expected_version)
 
 
 # --- People ---------------------------------------------------------------------------------------
@@ -266,7 +269,9 @@ def person_create(request: HttpRequest, payload: PersonIn) -> Status:
 def person_update(request: HttpRequest, id: Id, payload: PersonPatch) -> Person:
     person = _get(_person_qs(), request, id)
     data = _person_data(request, _changes(payload))
-    person = services.person_update(actor=_user(request), person=person, data=data)
+    person = services.person_update(
+        actor=_user(request), person=person, data=data, expected_version=payload.expected_version
+    )
     return _person_for_detail(request, person)
 
 
@@ -366,7 +371,9 @@ def household_create(request: HttpRequest, payload: HouseholdIn) -> Status:
 )
 def household_update(request: HttpRequest, id: Id, payload: HouseholdPatch) -> Household:
     household = _household_detail(request, id)
-    services.household_update(actor=_user(request), household=household, data=_changes(payload))
+    services.household_update(
+        actor=_user(request), household=household, data=_changes(payload), expected_version=payload.expected_version
+    )
     return _household_detail(request, id)
 
 

@@ -19,6 +19,7 @@ from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 
 from cocreate.core import tokens
+from cocreate.core.concurrency import StaleEdit
 
 logger = logging.getLogger("cocreate.api")
 
@@ -113,6 +114,19 @@ def install_error_handlers(api: NinjaAPI) -> None:
         response = api.create_response(request, error_body("unauthenticated", "请先登录或提供有效的令牌"), status=401)
         response["WWW-Authenticate"] = 'Bearer realm="cocreate"'
         return response
+
+    @api.exception_handler(StaleEdit)
+    def _stale(request: HttpRequest, exc: StaleEdit) -> HttpResponse:
+        # Someone else saved the record since the caller read it (core/concurrency.py): nothing
+        # was written; the caller re-reads ``version`` and decides.
+        body = error_body(
+            "stale",
+            str(exc.message),
+            fields={"expected_version": [str(exc.message)]},
+            changed=exc.changed,
+            version=exc.current,
+        )
+        return api.create_response(request, body, status=409)
 
     @api.exception_handler(ValidationError)
     def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:

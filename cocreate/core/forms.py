@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from cocreate.core import access
+from cocreate.core.concurrency import version_field
 from cocreate.core.models import (
     Gender,
     Household,
@@ -86,6 +87,7 @@ class RegionEditForm(forms.Form):
 
     name = forms.CharField(label=_("名称"), max_length=100)
     is_active = forms.BooleanField(label=_("启用"), required=False)
+    expected_version = version_field()
 
 
 class UnitForm(forms.Form):
@@ -107,6 +109,7 @@ class UnitForm(forms.Form):
 
 class UnitEditForm(UnitForm):
     is_active = forms.BooleanField(label=_("启用"), required=False)
+    expected_version = version_field()
 
 
 class PersonForm(forms.Form):
@@ -139,6 +142,12 @@ class PersonForm(forms.Form):
         return str(self.cleaned_data.get("id_number") or "").strip().upper()
 
 
+class PersonEditForm(PersonForm):
+    """A person's record as edited: carries the edit version the page was rendered with."""
+
+    expected_version = version_field()
+
+
 class AccountCreateForm(forms.Form):
     """A login for a person: phone number, optional initial password, optional e-mail."""
 
@@ -168,6 +177,7 @@ class HouseholdForm(forms.Form):
 class HouseholdEditForm(forms.Form):
     number = forms.CharField(label=_("户号"), max_length=30)
     address = forms.CharField(label=_("地址"), max_length=200, required=False)
+    expected_version = version_field()
 
 
 class HouseholdMemberForm(forms.Form):

@@ -676,3 +676,34 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditLogReadOnly("audit events are removed only by the retention purge")
+
+
+# --- Imported files ----------------------------------------------------------------------------------
+
+
+class ImportRecord(models.Model):
+    """One file imported into one target, recorded in the import's own transaction.
+
+    The unique (kind, target, sha256) makes a second import of the same file — in parallel or
+    later — fail on this row instead of writing every record twice (core/concurrency.py).
+    """
+
+    kind = models.CharField(_("导入类型"), max_length=40)
+    target = models.CharField(_("导入目标"), max_length=100)
+    sha256 = models.CharField(_("文件摘要"), max_length=64)
+    filename = models.CharField(_("文件名"), max_length=255, blank=True)
+    note = models.CharField(_("导入结果"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("导入人"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("导入记录")
+        verbose_name_plural = _("导入记录")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "target", "sha256"], name="import_record_unique_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} {self.sha256[:12]}"

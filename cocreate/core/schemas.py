@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from ninja import Field, Schema
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from cocreate.core import services
 from cocreate.core.models import (
     ApiToken,
     Attachment,
@@ -119,6 +120,21 @@ class PatchSchema(InputSchema):
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
 
 
+EditVersionText = Annotated[
+    str,
+    Field(
+        max_length=400,
+        description="调用者读取时的 version（见详情的 version 字段）；记录已被他人修改时返回 409 stale，不写入任何内容",
+    ),
+]
+
+
+class VersionedPatch(PatchSchema):
+    """A PATCH body that may carry the edit version it was based on (docs/api.md, 并发修改)."""
+
+    expected_version: EditVersionText | None = None
+
+
 # --- Errors -------------------------------------------------------------------------------------
 
 
@@ -129,6 +145,8 @@ class ErrorOut(Schema):
     detail: str = Field(..., description="中文错误说明")
     fields: dict[str, list[str]] | None = Field(None, description="字段名 → 错误信息列表")
     errors: list[dict[str, Any]] | None = Field(None, description="请求格式错误的明细（422）")
+    changed: list[str] | None = Field(None, description="409 stale：他人已修改的字段")
+    version: str | None = Field(None, description="409 stale：记录当前的修改版本")
 
 
 # --- Regions ------------------------------------------------------------------------------------
@@ -145,10 +163,15 @@ class RegionOut(Schema):
     path: str
     depth: int
     is_active: bool
+    version: str = Field(..., description="修改版本：PATCH 时作为 expected_version 带上，防止覆盖他人的修改")
 
     @staticmethod
     def resolve_level_display(obj: Region) -> str:
         return str(obj.get_level_display())
+
+    @staticmethod
+    def resolve_version(obj: Region) -> str:
+        return services.REGION_VERSION.of(obj)
 
     @staticmethod
     def resolve_parent_name(obj: Region) -> str | None:
@@ -162,7 +185,7 @@ class RegionIn(InputSchema):
     parent_id: BodyId | None = None
 
 
-class RegionPatch(PatchSchema):
+class RegionPatch(VersionedPatch):
     name: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
     is_active: bool | None = None
 
@@ -182,10 +205,15 @@ class UnitOut(Schema):
     credit_code: str
     is_active: bool
     created_at: datetime
+    version: str = Field(..., description="修改版本：PATCH 时作为 expected_version 带上，防止覆盖他人的修改")
 
     @staticmethod
     def resolve_kind_display(obj: Unit) -> str:
         return str(obj.get_kind_display())
+
+    @staticmethod
+    def resolve_version(obj: Unit) -> str:
+        return services.UNIT_VERSION.of(obj)
 
     @staticmethod
     def resolve_region_name(obj: Unit) -> str:
@@ -201,7 +229,7 @@ class UnitIn(InputSchema):
     credit_code: Annotated[str, Field(pattern=r"^[0-9A-Z]{0,18}$")] = ""
 
 
-class UnitPatch(PatchSchema):
+class UnitPatch(VersionedPatch):
     nullable_fields: ClassVar[frozenset[str]] = frozenset({"parent_id"})
 
     name: Annotated[Text, Field(min_length=1, max_length=120)] | None = None
@@ -276,10 +304,15 @@ class PersonDetailOut(PersonOut):
     verified_by_id: int | None
     created_at: datetime
     has_account: bool
+    version: str = Field(..., description="修改版本：PATCH 时作为 expected_version 带上，防止覆盖他人的修改")
 
     @staticmethod
     def resolve_birth_date(obj: Person) -> date | None:
         return obj.birth_date if _shows_full(obj) else None
+
+    @staticmethod
+    def resolve_version(obj: Person) -> str:
+        return services.PERSON_VERSION.of(obj)
 
     @staticmethod
     def resolve_has_account(obj: Person) -> bool:
@@ -299,7 +332,7 @@ class PersonIn(InputSchema):
     is_representative: bool = False
 
 
-class PersonPatch(PatchSchema):
+class PersonPatch(VersionedPatch):
     nullable_fields: ClassVar[frozenset[str]] = frozenset({"birth_date", "household_id"})
 
     name: Annotated[Text, Field(min_length=1, max_length=50)] | None = None
@@ -408,6 +441,11 @@ class HouseholdMemberOut(Schema):
 
 class HouseholdDetailOut(HouseholdOut):
     members: list[HouseholdMemberOut]
+    version: str = Field(..., description="修改版本：PATCH 时作为 expected_version 带上，防止覆盖他人的修改")
+
+    @staticmethod
+    def resolve_version(obj: Household) -> str:
+        return services.HOUSEHOLD_VERSION.of(obj)
 
     @staticmethod
     def resolve_members(obj: Household) -> list[Person]:
@@ -421,7 +459,7 @@ class HouseholdIn(InputSchema):
     head_id: BodyId | None = None
 
 
-class HouseholdPatch(PatchSchema):
+class HouseholdPatch(VersionedPatch):
     number: Annotated[Text, Field(min_length=1, max_length=30)] | None = None
     address: Annotated[Text, Field(max_length=200)] | None = None
 

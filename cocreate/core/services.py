@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cocreate.core import access
+from cocreate.core.concurrency import EditVersion
 from cocreate.core.models import (
     Household,
     HouseholdRelation,
@@ -59,6 +60,14 @@ def _assign(obj: Model, data: Mapping[str, Any], allowed: Iterable[str]) -> None
         setattr(obj, name, value)
 
 
+# --- Edit versions (see core/concurrency.py): what an edit form may overwrite -------------------
+
+REGION_VERSION = EditVersion(fields=("name", "is_active"))
+UNIT_FIELDS = ("name", "short_name", "kind", "region", "parent", "credit_code", "is_active")
+UNIT_VERSION = EditVersion(fields=UNIT_FIELDS)
+HOUSEHOLD_VERSION = EditVersion(fields=("number", "address"))
+
+
 # --- Regions ------------------------------------------------------------------------------------
 
 
@@ -81,9 +90,16 @@ def region_create(*, actor: Any, code: str, name: str, level: int, parent: Regio
 
 
 @transaction.atomic
-def region_update(*, actor: Any, region: Region, data: Mapping[str, Any]) -> Region:
-    """Renames or deactivates a region; codes and the tree shape are fixed once created."""
+def region_update(
+    *, actor: Any, region: Region, data: Mapping[str, Any], expected_version: str | None = None
+) -> Region:
+    """Renames or deactivates a region; codes and the tree shape are fixed once created.
+
+    With ``expected_version`` (``REGION_VERSION.of`` the region as the caller saw it) a region
+    changed meanwhile is refused with ``StaleEdit`` instead of silently overwritten.
+    """
     require(actor, access.CHANGE, region)
+    REGION_VERSION.lock(region, expected_version)
     _assign(region, data, {"name", "is_active"})
     region.full_clean(exclude=["path"])
     save_or_conflict(region)
@@ -131,10 +147,12 @@ def _check_unit_parent(unit: Unit) -> None:
 
 
 @transaction.atomic
-def unit_update(*, actor: Any, unit: Unit, data: Mapping[str, Any]) -> Unit:
-    """Changes a unit; moving it to another region needs rights over both."""
+def unit_update(*, actor: Any, unit: Unit, data: Mapping[str, Any], expected_version: str | None = None) -> Unit:
+    """Changes a unit; moving it to another region needs rights over both (``expected_version``
+    as in ``region_update``)."""
     require(actor, access.CHANGE, unit)
-    _assign(unit, data, {"name", "short_name", "kind", "region", "parent", "credit_code", "is_active"})
+    UNIT_VERSION.lock(unit, expected_version)
+    _assign(unit, data, UNIT_FIELDS)
     require(actor, access.CHANGE, unit)
     _check_unit_parent(unit)
     unit.full_clean()
@@ -157,6 +175,7 @@ PERSON_FIELDS = {
     "is_party_member",
     "is_representative",
 }
+PERSON_VERSION = EditVersion(fields=tuple(sorted(PERSON_FIELDS)))
 
 
 def _check_person(person: Person) -> None:
@@ -190,9 +209,13 @@ def person_create(*, actor: Any, data: Mapping[str, Any]) -> Person:
 
 
 @transaction.atomic
-def person_update(*, actor: Any, person: Person, data: Mapping[str, Any]) -> Person:
-    """Changes a person's record; moving them needs rights over the new region too."""
+def person_update(
+    *, actor: Any, person: Person, data: Mapping[str, Any], expected_version: str | None = None
+) -> Person:
+    """Changes a person's record; moving them needs rights over the new region too
+    (``expected_version`` as in ``region_update``)."""
     require(actor, access.CHANGE, person)
+    PERSON_VERSION.lock(person, expected_version)
     _assign(person, data, PERSON_FIELDS)
     require(actor, access.CHANGE, person)
     _check_person(person)
@@ -313,9 +336,12 @@ def household_create(
 
 
 @transaction.atomic
-def household_update(*, actor: Any, household: Household, data: Mapping[str, Any]) -> Household:
-    """Changes a household's number or address."""
+def household_update(
+    *, actor: Any, household: Household, data: Mapping[str, Any], expected_version: str | None = None
+) -> Household:
+    """Changes a household's number or address (``expected_version`` as in ``region_update``)."""
     require(actor, access.CHANGE, household)
+    HOUSEHOLD_VERSION.lock(household, expected_version)
     _assign(household, data, {"number", "address"})
     household.full_clean()
     save_or_conflict(household)

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cocreate.core import access, privacy, selectors, services
+from cocreate.core.concurrency import StaleEdit, split_version
 from cocreate.core.context_processors import LARGE_TEXT_COOKIE
 from cocreate.core.forms import (
     AccountCreateForm,
@@ -40,6 +41,7 @@ from cocreate.core.forms import (
     HouseholdForm,
     HouseholdMemberForm,
     MembershipForm,
+    PersonEditForm,
     PersonForm,
     PhoneLoginForm,
     RegionCreateForm,
@@ -166,10 +168,38 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 
 def _render_form(
-    request: HttpRequest, form: Any, *, title: str, cancel_url: str, submit: str | None = None, **extra: Any
+    request: HttpRequest,
+    form: Any,
+    *,
+    title: str,
+    cancel_url: str,
+    submit: str | None = None,
+    status: int | None = None,
+    **extra: Any,
 ) -> HttpResponse:
     context = {"form": form, "title": title, "cancel_url": cancel_url, "submit_label": submit or _("保存"), **extra}
-    return render(request, "core/form.html", context, status=400 if form.is_bound and form.errors else 200)
+    if status is None:
+        status = 400 if form.is_bound and form.errors else 200
+    return render(request, "core/form.html", context, status=status)
+
+
+def _versioned(cleaned: dict[str, Any]) -> dict[str, Any]:
+    """An edit form's data and the edit version it was rendered with, as the services take them."""
+    data, expected = split_version(cleaned)
+    return {"data": data, "expected_version": expected}
+
+
+def _stale_form(form: Any, exc: StaleEdit) -> dict[str, Any]:
+    """Keeps the user's input, arms the form with the current version and says what changed.
+
+    Saving again after checking is a deliberate overwrite, so the form now carries the version
+    the record has now; a third change in between is refused again.
+    """
+    data = form.data.copy()
+    data["expected_version"] = exc.current
+    form.data = data
+    form.add_error(None, exc)
+    return {"conflict_fields": exc.changed_text}
 
 
 def _form_page(
@@ -192,6 +222,12 @@ def _form_page(
             result = save(form.cleaned_data)
         except PermissionDenied as exc:
             raise Http404("not found") from exc
+        except StaleEdit as exc:
+            # 409 as the API answers; the record's page (cancel_url) shows what it is now.
+            conflict = _stale_form(form, exc)
+            return _render_form(
+                request, form, title=title, cancel_url=cancel_url, submit=submit, status=409, **conflict
+            )
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
@@ -281,11 +317,16 @@ def region_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     region = access.get_visible_or_404(Region, user, pk=pk)
     _require_change(user, region)
-    form = RegionEditForm(request.POST or None, initial={"name": region.name, "is_active": region.is_active})
+    initial = {
+        "name": region.name,
+        "is_active": region.is_active,
+        "expected_version": services.REGION_VERSION.of(region),
+    }
+    form = RegionEditForm(request.POST or None, initial=initial)
     return _form_page(
         request,
         form,
-        save=lambda data: services.region_update(actor=user, region=region, data=data),
+        save=lambda data: services.region_update(actor=user, region=region, **_versioned(data)),
         done=lambda _result: (_("已保存。"), reverse("core:region_detail", args=[region.pk])),
         title=_("编辑区划：%(name)s") % {"name": region.name},
         cancel_url=reverse("core:region_detail", args=[region.pk]),
@@ -348,15 +389,13 @@ def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     unit = access.get_visible_or_404(Unit, user, pk=pk)
     _require_change(user, unit)
-    initial = {
-        name: getattr(unit, name)
-        for name in ("name", "short_name", "kind", "region", "parent", "credit_code", "is_active")
-    }
+    initial = {name: getattr(unit, name) for name in services.UNIT_FIELDS}
+    initial["expected_version"] = services.UNIT_VERSION.of(unit)
     form = UnitEditForm(request.POST or None, user=user, initial=initial)
     return _form_page(
         request,
         form,
-        save=lambda data: services.unit_update(actor=user, unit=unit, data=data),
+        save=lambda data: services.unit_update(actor=user, unit=unit, **_versioned(data)),
         done=lambda _result: (_("已保存。"), reverse("core:unit_detail", args=[unit.pk])),
         title=_("编辑单位：%(name)s") % {"name": unit.name},
         cancel_url=reverse("core:unit_detail", args=[unit.pk]),
@@ -439,11 +478,22 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     person = access.get_visible_or_404(Person, user, pk=pk)
     _require_change(user, person)
     initial = {name: getattr(person, name) for name in services.PERSON_FIELDS}
-    form = PersonForm(request.POST or None, user=user, initial=initial)
+    initial["expected_version"] = services.PERSON_VERSION.of(person)
+    form = PersonEditForm(request.POST or None, user=user, initial=initial)
+
+    def save(cleaned: dict[str, Any]) -> Person:
+        versioned = _versioned(cleaned)
+        return services.person_update(
+            actor=user,
+            person=person,
+            data=_person_data(versioned["data"]),
+            expected_version=versioned["expected_version"],
+        )
+
     return _form_page(
         request,
         form,
-        save=lambda data: services.person_update(actor=user, person=person, data=_person_data(data)),
+        save=save,
         done=lambda _result: (_("已保存。"), reverse("core:person_detail", args=[person.pk])),
         title=_("编辑人员：%(name)s") % {"name": person.name},
         cancel_url=reverse("core:person_detail", args=[person.pk]),
@@ -547,11 +597,16 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     household = access.get_visible_or_404(Household, user, pk=pk)
     _require_change(user, household)
-    form = HouseholdEditForm(request.POST or None, initial={"number": household.number, "address": household.address})
+    initial = {
+        "number": household.number,
+        "address": household.address,
+        "expected_version": services.HOUSEHOLD_VERSION.of(household),
+    }
+    form = HouseholdEditForm(request.POST or None, initial=initial)
     return _form_page(
         request,
         form,
-        save=lambda data: services.household_update(actor=user, household=household, data=data),
+        save=lambda data: services.household_update(actor=user, household=household, **_versioned(data)),
         done=lambda _result: (_("已保存。"), reverse("core:household_detail", args=[household.pk])),
         title=_("编辑户：%(number)s") % {"number": household.number},
         cancel_url=reverse("core:household_detail", args=[household.pk]),
@@ -882,6 +937,7 @@ int_or_none = _int_or_none
 safe_next = _safe_next
 render_form = _render_form
 form_page = _form_page
+versioned = _versioned
 service_errors_as_message = _service_errors_as_message
 evidence_context = _evidence_context
 history_page = _history

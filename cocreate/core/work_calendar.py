@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -252,7 +252,12 @@ def calendar_import(*, actor: Any, file: IO[bytes] | bytes | str | Path, filenam
         return ImportResult(errors=[RowError(0, "", str(exc))])
     if errors:
         return ImportResult(errors=errors)
-    return _write(actor, rows)
+    # Two parallel imports of one file both find a date missing and insert it; the unique date
+    # makes the later one fail, and run again it finds the rows and leaves them unchanged.
+    try:
+        return _write(actor, rows)
+    except IntegrityError:
+        return _write(actor, rows)
 
 
 @transaction.atomic

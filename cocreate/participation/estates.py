@@ -196,6 +196,9 @@ def units_import(*, actor: Any, estate: Estate, data: bytes) -> list[PropertyUni
     """
     require(actor, access.CREATE, PropertyUnit(estate=estate, region=estate.region))
     columns, rows = _read_rows(data)
+    # A parallel import into the same estate waits here, then finds the first one's rooms as
+    # existing and lists them as bad rows instead of failing on the unique room number.
+    Estate.objects.select_for_update().filter(pk=estate.pk).first()
     people = Person.objects.filter(subtree_q(estate.region.path, "region__path"))
     names = {_value(r, columns, "name") for _n, r in rows} - {""}
     by_name: dict[str, list[tuple[int, str, str]]] = {}

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cocreate.core import access
+from cocreate.core.concurrency import EditVersion
 from cocreate.core.models import Region, User, subtree_q
 from cocreate.core.notify import notify
 from cocreate.core.services import require
@@ -32,6 +33,8 @@ DEFAULT_DAYS = 7
 MAX_DAYS = 90
 TEXT_MAX = 5000
 NOTICE_UPDATABLE_FIELDS = frozenset({"title", "body", "starts_on", "days"})
+# What the edit form may overwrite (core/concurrency.py); the days show in ends_on.
+NOTICE_VERSION = EditVersion(fields=("title", "body", "starts_on", "ends_on"))
 
 
 # --- Periods -------------------------------------------------------------------------------------------
@@ -118,13 +121,20 @@ def _not_ended(notice: Notice) -> None:
 
 
 @transaction.atomic
-def notice_update(*, actor: Any, notice: Notice, data: Mapping[str, Any]) -> Notice:
-    """Edits a notice's title, text or period; an ended notice stays as it was."""
+def notice_update(
+    *, actor: Any, notice: Notice, data: Mapping[str, Any], expected_version: str | None = None
+) -> Notice:
+    """Edits a notice's title, text or period; an ended notice stays as it was.
+
+    With ``expected_version`` (``NOTICE_VERSION.of`` the notice as the editor saw it) a notice
+    changed meanwhile is refused with ``StaleEdit`` instead of silently overwritten.
+    """
     require(actor, access.CHANGE, notice)
     unknown = set(data) - NOTICE_UPDATABLE_FIELDS
     if unknown:
         raise ValidationError({name: _("不能修改此字段") for name in sorted(unknown)})
     row = _locked(notice)
+    NOTICE_VERSION.check(row, expected_version)
     _not_ended(row)
     if "title" in data:
         row.title = str(data["title"]).strip()

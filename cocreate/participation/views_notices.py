@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cocreate.core import access
+from cocreate.core.concurrency import version_field
 from cocreate.core.forms import RegionChoiceField, apply_service_errors
 from cocreate.core.models import Region, RegionLevel
 from cocreate.core.views import (
@@ -33,6 +34,7 @@ from cocreate.core.views import (
     require_change,
     require_manageable,
     staff_required,
+    versioned,
 )
 from cocreate.participation import notices
 from cocreate.participation.models import Notice, NoticeStatus, ObjectionStatus
@@ -62,6 +64,7 @@ class NoticeForm(forms.Form):
         super().__init__(*args, **kwargs)
         if edit:
             del self.fields["region"]
+            self.fields["expected_version"] = version_field()
             return
         region = self.fields["region"]
         assert isinstance(region, forms.ModelChoiceField)
@@ -182,12 +185,13 @@ def notice_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "body": notice.body,
         "starts_on": notice.starts_on,
         "days": notices.period_days(notice),
+        "expected_version": notices.NOTICE_VERSION.of(notice),
     }
     form = NoticeForm(request.POST or None, user=user, edit=True, initial=initial)
     return form_page(
         request,
         form,
-        save=lambda data: notices.notice_update(actor=user, notice=notice, data=data),
+        save=lambda data: notices.notice_update(actor=user, notice=notice, **versioned(data)),
         done=lambda _result: (_("已保存。"), _detail_url(notice)),
         title=_("编辑公示：%(title)s") % {"title": notice.title},
         cancel_url=_detail_url(notice),

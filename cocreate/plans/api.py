@@ -108,7 +108,7 @@ def plan_update(request: HttpRequest, id: Id, payload: PlanPatch) -> Plan:
         data["issuing_unit"] = get_visible(Unit, request, data.pop("issuing_unit_id"), "issuing_unit_id")
     if "region_id" in data:
         data["region"] = get_visible(Region, request, data.pop("region_id"), "region_id")
-    services.plan_update(actor=user, plan=plan, data=data)
+    services.plan_update(actor=user, plan=plan, data=data, expected_version=payload.expected_version)
     return get_visible(_plan_qs().prefetch_related("phases"), request, id)
 
 
@@ -257,7 +257,7 @@ def task_update(request: HttpRequest, id: Id, payload: TaskPatch) -> Task:
         for tp in task.task_people.all():
             people.setdefault(tp.role, []).append(tp.user)
         data["people"] = {**people, **_people(request, payload.people, payload.people.model_fields_set)}
-    services.task_update(actor=user, task=task, data=data)
+    services.task_update(actor=user, task=task, data=data, expected_version=payload.expected_version)
     return _task_detail(request, id)
 
 

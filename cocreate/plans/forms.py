@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from cocreate.core import access
+from cocreate.core.concurrency import version_field
 from cocreate.core.forms import RegionChoiceField
 from cocreate.core.models import Region, Unit, User
 from cocreate.plans import selectors
@@ -32,6 +33,7 @@ from cocreate.plans.models import (
     UnitRole,
 )
 from cocreate.plans.rules import PLAN_MANAGERS
+from cocreate.plans.services import PLAN_VERSION, TASK_VERSION
 
 
 def _date_input() -> forms.DateInput:
@@ -91,6 +93,7 @@ class PlanEditForm(PlanForm):
     blue_within_days = forms.IntegerField(label=_("蓝灯：距截止（天）"), min_value=0, max_value=365)
     remind_days_before = forms.IntegerField(label=_("截止前提醒（天）"), min_value=0, max_value=365)
     escalate_after_days = forms.IntegerField(label=_("逾期后报告责任领导（天）"), min_value=0, max_value=365)
+    expected_version = version_field()
 
     FIELDS = (
         "title",
@@ -110,7 +113,7 @@ class PlanEditForm(PlanForm):
 
     @classmethod
     def initial_for(cls, plan: Plan) -> dict[str, Any]:
-        return {name: getattr(plan, name) for name in cls.FIELDS}
+        return {**{name: getattr(plan, name) for name in cls.FIELDS}, "expected_version": PLAN_VERSION.of(plan)}
 
 
 class PhaseForm(forms.Form):
@@ -186,7 +189,8 @@ class TaskForm(forms.Form):
 class TaskEditForm(TaskForm):
     """A task's data and matrix for editing; a village's child task may change only dates and people."""
 
-    CHILD_FIELDS = ("starts_on", "deadline", "leaders", "responsible_people")
+    CHILD_FIELDS = ("starts_on", "deadline", "leaders", "responsible_people", "expected_version")
+    expected_version = version_field()
 
     def __init__(self, *args: Any, user: Any, task: Task, **kwargs: Any) -> None:
         kwargs.setdefault("initial", self.initial_for(task))
@@ -208,6 +212,7 @@ class TaskEditForm(TaskForm):
             "phase": task.phase_id,
             "starts_on": task.starts_on,
             "deadline": task.deadline,
+            "expected_version": TASK_VERSION.of(task),
         }
         for name, unit_role in UNIT_ROLE_FIELDS.items():
             initial[name] = [tu.unit_id for tu in task.task_units.all() if tu.role == unit_role]

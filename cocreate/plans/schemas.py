@@ -15,8 +15,18 @@ from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from cocreate.core.schemas import BodyId, Id, InputSchema, IsoDate, PatchSchema, QuerySchema, SearchText, Text
+from cocreate.core.schemas import (
+    BodyId,
+    Id,
+    InputSchema,
+    IsoDate,
+    QuerySchema,
+    SearchText,
+    Text,
+    VersionedPatch,
+)
 from cocreate.plans.models import Plan, ProgressReport, Target, Task, TaskPerson, TaskUnit
+from cocreate.plans.services import PLAN_VERSION, TASK_VERSION
 
 PlanStatusValue = Literal["draft", "active", "closed"]
 LightValue = Literal["green", "yellow", "red", "blue", "done", "not_started"]
@@ -90,10 +100,15 @@ class PlanDetailOut(PlanOut):
     summary: str
     phases: list[PhaseOut]
     created_at: datetime
+    version: str = Field(..., description="修改版本：PATCH 时作为 expected_version 带上，防止覆盖他人的修改")
 
     @staticmethod
     def resolve_phases(obj: Plan) -> list[Any]:
         return list(obj.phases.all())
+
+    @staticmethod
+    def resolve_version(obj: Plan) -> str:
+        return PLAN_VERSION.of(obj)
 
 
 class PlanFilter(QuerySchema):
@@ -112,7 +127,7 @@ class PlanIn(InputSchema):
     status: PlanStatusValue = "active"
 
 
-class PlanPatch(PatchSchema):
+class PlanPatch(VersionedPatch):
     """The plan fields ``services.plan_update`` may change; leave out what stays."""
 
     title: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
@@ -277,10 +292,15 @@ class TaskDetailOut(TaskOut):
     targets: list[TargetOut]
     milestones: list[MilestoneOut]
     reports: list[ReportOut]
+    version: str = Field(..., description="修改版本：PATCH 时作为 expected_version 带上，防止覆盖他人的修改")
 
     @staticmethod
     def resolve_units(obj: Task) -> list[Any]:
         return list(obj.task_units.all())
+
+    @staticmethod
+    def resolve_version(obj: Task) -> str:
+        return TASK_VERSION.of(obj)
 
     @staticmethod
     def resolve_people(obj: Task) -> list[Any]:
@@ -358,7 +378,7 @@ def _create_only(value: Any) -> Any:
     raise ValueError("只能在新建任务时设定")
 
 
-class TaskPatch(PatchSchema):
+class TaskPatch(VersionedPatch):
     """The task fields ``services.task_update`` may change; a role sent replaces that role's list."""
 
     nullable_fields: ClassVar[frozenset[str]] = frozenset({"phase_id"})

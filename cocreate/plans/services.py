@@ -20,9 +20,11 @@ from django.db.models import Avg
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from cocreate.core import access
+from cocreate.core.concurrency import EditVersion
 from cocreate.core.models import Membership, Region, RegionLevel, Unit, UnitKind, subtree_q
 from cocreate.core.notify import notify
 from cocreate.core.services import require, save_or_conflict
@@ -66,6 +68,8 @@ PLAN_UPDATABLE_FIELDS = frozenset(
         "escalate_after_days",
     }
 )
+# What a plan's edit form may overwrite (core/concurrency.py); tasks have theirs below.
+PLAN_VERSION = EditVersion(fields=tuple(sorted(PLAN_UPDATABLE_FIELDS)))
 
 
 @dataclass(frozen=True)
@@ -161,9 +165,14 @@ def plan_create(
 
 
 @transaction.atomic
-def plan_update(*, actor: Any, plan: Plan, data: Mapping[str, Any]) -> Plan:
-    """Changes a plan's fields; its tasks and phases must still fit inside the new dates."""
+def plan_update(*, actor: Any, plan: Plan, data: Mapping[str, Any], expected_version: str | None = None) -> Plan:
+    """Changes a plan's fields; its tasks and phases must still fit inside the new dates.
+
+    With ``expected_version`` (``PLAN_VERSION.of`` the plan as the caller saw it) a plan changed
+    meanwhile is refused with ``StaleEdit`` instead of silently overwritten.
+    """
     require(actor, access.CHANGE, plan)
+    PLAN_VERSION.lock(plan, expected_version)
     unknown = set(data) - PLAN_UPDATABLE_FIELDS
     if unknown:
         raise ValidationError({name: _("不能修改此字段") for name in sorted(unknown)})
@@ -438,17 +447,25 @@ CHILD_UPDATABLE_FIELDS = frozenset({"starts_on", "deadline", "people"})
 
 
 def _matrix_of(task: Task) -> dict[str, set[int]]:
+    # ``.all()`` uses a prefetch when the caller made one (detail pages); a locked row has none.
     current: dict[str, set[int]] = {}
-    for role, unit_id in TaskUnit.objects.filter(task=task).values_list("role", "unit_id"):
-        current.setdefault(role, set()).add(unit_id)
+    for tu in task.task_units.all():
+        current.setdefault(tu.role, set()).add(tu.unit_id)
     return current
 
 
 def _people_of(task: Task) -> dict[str, set[int]]:
     current: dict[str, set[int]] = {}
-    for role, user_id in TaskPerson.objects.filter(task=task).values_list("role", "user_id"):
-        current.setdefault(role, set()).add(user_id)
+    for tp in task.task_people.all():
+        current.setdefault(tp.role, set()).add(tp.user_id)
     return current
+
+
+TASK_VERSION = EditVersion(
+    fields=("number", "title", "content", "phase", "starts_on", "deadline"),
+    related={"units": _matrix_of, "people": _people_of},
+    labels={"units": gettext_lazy("责任单位"), "people": gettext_lazy("责任人")},
+)
 
 
 def _ids_by_role(mapping: Mapping[str, Sequence[Any]]) -> dict[str, set[int]]:
@@ -456,7 +473,7 @@ def _ids_by_role(mapping: Mapping[str, Sequence[Any]]) -> dict[str, set[int]]:
 
 
 @transaction.atomic
-def task_update(*, actor: Any, task: Task, data: Mapping[str, Any]) -> Task:
+def task_update(*, actor: Any, task: Task, data: Mapping[str, Any], expected_version: str | None = None) -> Task:
     """Changes a task's data and matrix; a fanned-out parent copies its changes to its children.
 
     Plan managers over the task's region may change ``number``, ``title``, ``content``, ``phase``
@@ -470,6 +487,9 @@ def task_update(*, actor: Any, task: Task, data: Mapping[str, Any]) -> Task:
     people may change; any other changed field is refused. Values equal to the current ones are
     accepted for every field, so an edit form may send them all. Progress is recomputed after
     date changes (quota periods and the roll-up depend on them).
+
+    With ``expected_version`` (``TASK_VERSION.of`` the task as the caller saw it) a task whose
+    data or matrix changed meanwhile is refused with ``StaleEdit``; progress is not part of it.
     """
     require(actor, access.CHANGE, task)
     unknown = set(data) - TASK_UPDATABLE_FIELDS
@@ -480,6 +500,7 @@ def task_update(*, actor: Any, task: Task, data: Mapping[str, Any]) -> Task:
         Task.objects.select_for_update().filter(parent_id=task.pk).order_by("pk").values_list("pk", flat=True)
     )
     locked = Task.objects.select_for_update(of=("self",)).select_related("plan", "parent").get(pk=task.pk)
+    TASK_VERSION.check(locked, expected_version)
     plan = locked.plan
     units = data.get("units")
     people = data.get("people")

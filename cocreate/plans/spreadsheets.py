@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cocreate.core import access
+from cocreate.core.concurrency import AlreadyImported, claim_import
 from cocreate.core.models import Membership, Region, Unit, UnitKind, User, subtree_q
 from cocreate.plans.models import (
     Comparator,
@@ -993,11 +994,23 @@ def _named(draft: TargetDraft, title: str) -> TargetDraft:
     )
 
 
-def plan_import(*, actor: Any, plan: Plan, file: IO[bytes] | bytes | str | Path, filename: str) -> ImportResult:
+def plan_import(
+    *,
+    actor: Any,
+    plan: Plan,
+    file: IO[bytes] | bytes | str | Path,
+    filename: str,
+    new_plan: bool = False,
+) -> ImportResult:
     """Imports a task table (xlsx) into a plan: every row or none, every problem listed by row.
 
     Raises PermissionDenied when the actor may not add tasks to the plan at all; everything
     about the file's content comes back as ``ImportResult.errors``.
+
+    The same file is imported once per plan (``core.concurrency.claim_import``, in the import's
+    transaction): a parallel or repeated upload answers "该文件已导入" and writes nothing. With
+    ``new_plan`` (the plan was just created for this file) the key is the plan's region instead,
+    so two parallel "new plan from this file" uploads do not make two plans.
     """
     from cocreate.core.services import require
 
@@ -1005,22 +1018,32 @@ def plan_import(*, actor: Any, plan: Plan, file: IO[bytes] | bytes | str | Path,
     if Path(filename).suffix.lower() not in (".xlsx", ".xlsm"):
         return ImportResult(errors=[RowError(0, "", _("只支持 xlsx 文件（可在表格软件中另存为 .xlsx）"))])
     try:
-        table = read_table(_read_bytes(file))
+        data = _read_bytes(file)
+        table = read_table(data)
     except ImportFileError as exc:
         return ImportResult(errors=[RowError(0, "", str(exc))])
     if not table.rows:
         return ImportResult(errors=[RowError(0, "", _("表头下没有任务行"))])
-    return _import_rows(actor=actor, plan=plan, table=table)
+    target = f"region:{plan.region_id}" if new_plan else f"plan:{plan.pk}"
+    try:
+        return _import_rows(actor=actor, plan=plan, table=table, claim=(target, data, filename))
+    except AlreadyImported as exc:
+        return ImportResult(errors=[RowError(0, "", exc.message)])
 
 
 @transaction.atomic
-def _import_rows(*, actor: Any, plan: Plan, table: Table) -> ImportResult:
+def _import_rows(*, actor: Any, plan: Plan, table: Table, claim: tuple[str, bytes, str]) -> ImportResult:
+    target, data, filename = claim
+    # First, so a parallel import of the same file waits here and then writes nothing.
+    claim_import(kind="plan_tasks", target=target, data=data, filename=filename, actor=actor, note=f"plan:{plan.pk}")
     reader = _RowReader(actor=actor, plan=plan, table=table)
     rows = reader.read()
     if reader.errors:
+        transaction.set_rollback(True)  # nothing imported: the file may come again, corrected or not
         return ImportResult(errors=_sorted(reader.errors, table))
     checked, errors = _check_with_services(actor=actor, plan=plan, rows=rows, table=table)
     if errors:
+        transaction.set_rollback(True)
         return ImportResult(errors=_sorted(errors, table))
     return ImportResult(created_tasks=_write_rows(actor=actor, plan=plan, rows=checked))
 

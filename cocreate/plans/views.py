@@ -43,6 +43,7 @@ from cocreate.core.views import (
     require_change,
     require_manageable,
     staff_required,
+    versioned,
 )
 from cocreate.plans import selectors, services, spreadsheets
 from cocreate.plans.forms import (
@@ -259,7 +260,7 @@ def plan_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return form_page(
         request,
         form,
-        save=lambda data: services.plan_update(actor=user, plan=plan, data=data),
+        save=lambda data: services.plan_update(actor=user, plan=plan, **versioned(data)),
         done=lambda _result: (_("已保存。"), _plan_url(plan)),
         title=_("编辑工作方案：%(title)s") % {"title": plan.title},
         cancel_url=_plan_url(plan),
@@ -423,7 +424,9 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return form_page(
         request,
         form,
-        save=lambda _data: services.task_update(actor=user, task=task, data=form.update_data()),
+        save=lambda data: services.task_update(
+            actor=user, task=task, data=form.update_data(), expected_version=data.get("expected_version") or None
+        ),
         done=lambda _result: (_("已保存。"), task_url),
         title=_("编辑任务：%(title)s") % {"title": task.title},
         cancel_url=task_url,
@@ -685,7 +688,9 @@ def plan_import(request: HttpRequest) -> HttpResponse:
         fields = {k: v for k, v in data.items() if k != "file"}
         plan = services.plan_create(actor=user, **fields)
         upload = data["file"]
-        return plan, spreadsheets.plan_import(actor=user, plan=plan, file=upload.read(), filename=upload.name)
+        return plan, spreadsheets.plan_import(
+            actor=user, plan=plan, file=upload.read(), filename=upload.name, new_plan=True
+        )
 
     return _import_page(request, form, plan=None, run=run, cancel_url=reverse("plans:plan_list"))
 

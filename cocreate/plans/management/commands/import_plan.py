@@ -68,7 +68,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 plan = self._plan(actor, region, options)
                 with path.open("rb") as handle:
-                    result = plan_import(actor=actor, plan=plan, file=handle, filename=path.name)
+                    result = plan_import(
+                        actor=actor, plan=plan, file=handle, filename=path.name, new_plan=options["plan"] is None
+                    )
                 if not result.ok:
                     for error in result.errors:
                         self.stderr.write(str(error))
