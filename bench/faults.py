@@ -407,7 +407,7 @@ def check_phase(outcomes: list[dict[str, Any]], vote_id: int, task_id: int) -> d
         "sent": sum(o["sent"] for o in outcomes),
         "succeeded": succeeded,
         "failed": len(outcomes) - succeeded,
-        "retried": sum(1 for o in outcomes if o["sent"] > 1),
+        "retried": sum(1 for o in outcomes if o["errors"]),
         "replayed": sum(1 for o in outcomes if o.get("replayed")),
         "resent": sum(1 for o in outcomes if "resent" in o),
         # A resent request whose answer was not the replay of the first answer.
@@ -456,7 +456,11 @@ def outbox_state(*, wait: float) -> dict[str, int]:
     from cocreate.cases.models import Case
     from cocreate.core.models import MessageStatus, OutboxMessage
 
-    deadline = time.monotonic() + wait
+    started = time.monotonic()
+    deadline = started + wait
+    due_at_start = OutboxMessage.objects.filter(
+        status=MessageStatus.PENDING, next_attempt_at__lte=timezone.now()
+    ).count()
     while True:
         due = OutboxMessage.objects.filter(status=MessageStatus.PENDING, next_attempt_at__lte=timezone.now()).count()
         if due == 0 or time.monotonic() > deadline:
@@ -474,6 +478,8 @@ def outbox_state(*, wait: float) -> dict[str, int]:
         "pending_due": rows.filter(status=MessageStatus.PENDING, next_attempt_at__lte=timezone.now()).count(),
         "failed": rows.filter(status=MessageStatus.FAILED).count(),
         "missing": len(keys - queued),
+        "due_after_load": due_at_start,
+        "drained_s": round(time.monotonic() - started, 1),
     }
 
 

@@ -34,6 +34,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
 from cocreate.core import tokens
+from cocreate.core.api_auth import DATABASE_ERRORS, unavailable_response
 from cocreate.core.models import IdempotencyKey, User
 
 logger = logging.getLogger("cocreate.api")
@@ -135,7 +136,11 @@ def _claim(*, user: User, key: str, request: HttpRequest, fingerprint: str) -> I
 
 
 class IdempotencyMiddleware:
-    """Runs a keyed write API request and the record of its answer in one transaction."""
+    """Runs a keyed write API request and the record of its answer in one transaction.
+
+    Also answers a database outage under /api/ with ``503 unavailable`` (and ``Retry-After``),
+    so a client knows to retry with the same key instead of reading an HTML error page.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -144,6 +149,22 @@ class IdempotencyMiddleware:
         key = request.headers.get(HEADER)
         if key is None or request.method not in UNSAFE_METHODS or not request.path.startswith("/api/"):
             return self.get_response(request)
+        try:
+            return self._keyed(request, key)
+        except DATABASE_ERRORS as exc:
+            # Lost the connection while reading the key or committing: a retry with the same key
+            # either runs the request (not committed) or replays its answer (committed after all).
+            logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+            return unavailable_response()
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A database outage inside an API view (or its authentication) answers 503, not an HTML 500."""
+        if request.path.startswith("/api/") and isinstance(exception, DATABASE_ERRORS):
+            logger.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
+            return unavailable_response()
+        return None
+
+    def _keyed(self, request: HttpRequest, key: str) -> HttpResponse:
         if not KEY_RE.match(key):
             return _error("idempotency_key_invalid", "幂等键应为1至255个可见ASCII字符", 400)
         user = _caller(request)

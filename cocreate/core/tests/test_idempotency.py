@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -228,3 +228,40 @@ def test_a_duplicate_waiting_too_long_gets_409(world: World, monkeypatch: pytest
     # The holder rolled back: the key is free again and the request runs.
     retry = patch(raw, url, "slow")
     assert retry.status_code == 200 and "Idempotent-Replayed" not in retry
+
+
+@pytest.mark.django_db
+class TestDatabaseOutage:
+    """A database that stops answering gives 503 ``unavailable`` with Retry-After, never an HTML 500."""
+
+    @staticmethod
+    def _down(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    def test_a_write_during_an_outage_is_503_and_the_keyed_retry_runs(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        user = world.user(Role.RESIDENT)
+        client = login(user)
+        monkeypatch.setattr(tokens, "token_create", self._down)
+        for key in [None, "outage"]:
+            response = post(client, "/api/tokens", {"name": "断线"}, key=key)
+            assert response.status_code == 503
+            assert response.json()["error"] == "unavailable" and response["Retry-After"] == "2"
+        assert not IdempotencyKey.objects.exists()
+        monkeypatch.undo()
+        retry = post(client, "/api/tokens", {"name": "断线"}, key="outage")
+        assert retry.status_code == 201 and "Idempotent-Replayed" not in retry
+        assert ApiToken.objects.filter(user=user).count() == 1
+
+    def test_an_outage_during_authentication_is_503(self, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+        user = world.user(Role.VILLAGE_STAFF)
+        _, raw = tokens.token_create(actor=user, user=user, name="集成")
+        monkeypatch.setattr(tokens, "token_authenticate", self._down)
+        url = f"/api/households/{world.households['a'].pk}"
+        for key in [None, "auth-outage"]:
+            headers = {"Authorization": f"Bearer {raw}"} | ({"Idempotency-Key": key} if key else {})
+            response = Client().patch(url, data="{}", content_type="application/json", headers=headers)
+            assert response.status_code == 503, response.content
+            assert response.json()["error"] == "unavailable"
+        assert Client().get("/api/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 503
