@@ -448,7 +448,7 @@ def half_written(vote_id: int) -> dict[str, int]:
     }
 
 
-def outbox_state(*, wait: float) -> dict[str, int]:
+def outbox_state(*, wait: float) -> dict[str, float]:
     """Waits (for the every-minute sweep) until no outbox row is due; counts sent, pending, failed, missing."""
     from django.db import connection
     from django.utils import timezone
