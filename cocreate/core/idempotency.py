@@ -189,7 +189,11 @@ class IdempotencyMiddleware:
         with transaction.atomic():
             row = _claim(user=user, key=key, request=request, fingerprint=fingerprint)
             response = self.get_response(request)
-            if 200 <= response.status_code < 300 and not response.streaming:
+            if 200 <= response.status_code < 300 and response.streaming:
+                # A streamed answer (a file) cannot be kept without reading it here: the write
+                # stands, the key is released.
+                row.delete()
+            elif 200 <= response.status_code < 300:
                 row.status_code = response.status_code
                 row.content_type = response.get("Content-Type", "")[:200]
                 row.response_body = base64.b64encode(response.content).decode("ascii")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError, connection, connections, transaction
-from django.test import Client
+from django.http import HttpResponse, StreamingHttpResponse
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from cocreate.conftest import World
@@ -134,6 +135,33 @@ class TestIdempotency:
         retry = post(client, "/api/tokens", {"name": "崩溃"}, key="k-5")
         assert retry.status_code == 201 and "Idempotent-Replayed" not in retry
         assert ApiToken.objects.filter(user=user).count() == 1
+
+    def _call(self, user: User, view: Any) -> Any:
+        request = RequestFactory().post(
+            "/api/anything", data="{}", content_type="application/json", headers={"Idempotency-Key": "direct"}
+        )
+        request.user = user
+        return idempotency.IdempotencyMiddleware(view)(request)
+
+    def test_an_error_answer_undoes_what_the_request_wrote(self, world: World) -> None:
+        user = world.user(Role.RESIDENT)
+
+        def view(request: Any) -> HttpResponse:
+            ApiToken.objects.create(user=user, name="半截", prefix="cc_x", token_hash="a" * 64)
+            return HttpResponse(status=400)
+
+        assert self._call(user, view).status_code == 400
+        assert not ApiToken.objects.filter(name="半截").exists() and not IdempotencyKey.objects.exists()
+
+    def test_a_streamed_answer_keeps_the_write_but_not_the_key(self, world: World) -> None:
+        user = world.user(Role.RESIDENT)
+
+        def view(request: Any) -> StreamingHttpResponse:
+            ApiToken.objects.create(user=user, name="文件", prefix="cc_y", token_hash="b" * 64)
+            return StreamingHttpResponse(iter([b"file"]))
+
+        assert self._call(user, view).status_code == 200
+        assert ApiToken.objects.filter(name="文件").exists() and not IdempotencyKey.objects.exists()
 
     def test_invalid_key_is_400_and_runs_nothing(self, world: World) -> None:
         user = world.user(Role.RESIDENT)
