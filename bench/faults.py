@@ -295,6 +295,30 @@ def _send(port: int, item: dict[str, Any], key: str, timeout: float) -> tuple[in
         conn.close()
 
 
+def _until_answer(
+    port: int, item: dict[str, Any], key: str, attempts: int, timeout: float, rng: random.Random
+) -> tuple[int | None, bytes, list[str], int, bool]:
+    """Sends until an answer that is not worth retrying: (status, body, errors seen, sends, replayed)."""
+    errors: list[str] = []
+    status: int | None = None
+    body = b""
+    replayed = False
+    for attempt in range(attempts):
+        try:
+            status, headers, body = _send(port, item, key, timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            status = None
+            errors.append(type(exc).__name__)
+        else:
+            replayed = headers.get("idempotent-replayed") == "true"
+            if not (status in RETRY_STATUSES or (status == 409 and b"idempotency_in_progress" in body)):
+                return status, body, errors, attempt + 1, replayed
+            errors.append(str(status))
+        if attempt + 1 < attempts:
+            time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + rng.random()))
+    return None if status in RETRY_STATUSES else status, body, errors, attempts, replayed
+
+
 def client(args: tuple[int, int, World, float, int, int, float, str, float]) -> list[dict[str, Any]]:
     """One client process: writes until the deadline; each retried with its key until it gets an answer.
 
@@ -313,38 +337,20 @@ def client(args: tuple[int, int, World, float, int, int, float, str, float]) -> 
         item = _request(kind, world, index * 1_000_000 + n, voter, key)
         n += 1
         outcome: dict[str, Any] = {"kind": kind, "key": key, "ref": item["ref"], "sent": 0, "status": None}
-        errors: list[str] = []
-        first = b""
-        for attempt in range(attempts):
-            outcome["sent"] += 1
-            try:
-                status, headers, body = _send(port, item, key, timeout)
-            except (OSError, http.client.HTTPException) as exc:
-                outcome["status"] = None
-                errors.append(type(exc).__name__)
-            else:
-                outcome["status"] = status
-                outcome["replayed"] = headers.get("idempotent-replayed") == "true"
-                retry = status in RETRY_STATUSES or (status == 409 and b"idempotency_in_progress" in body)
-                if not retry:
-                    if 200 <= status < 300:
-                        outcome["id"] = json.loads(body).get("id")
-                        first = body
-                    else:
-                        outcome["body"] = body[:300].decode(errors="replace")
-                    break
-                errors.append(str(status))
-            if attempt + 1 < attempts:
-                time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + rng.random()))
-        outcome["errors"] = errors
-        if first and rng.random() < resend:
-            try:
-                status, headers, body = _send(port, item, key, timeout)
-            except (OSError, http.client.HTTPException):
-                pass
-            else:
-                outcome["sent"] += 1
-                outcome["resent"] = headers.get("idempotent-replayed") == "true" and body == first
+        status, body, errors, sent, replayed = _until_answer(port, item, key, attempts, timeout, rng)
+        outcome.update(status=status, errors=errors, sent=sent, replayed=replayed)
+        if status is not None and 200 <= status < 300:
+            outcome["id"] = json.loads(body).get("id")
+            if rng.random() < resend:
+                again, again_body, again_errors, again_sent, again_replayed = _until_answer(
+                    port, item, key, attempts, timeout, rng
+                )
+                outcome["sent"] += again_sent
+                outcome["resend_errors"] = again_errors
+                if again is not None:
+                    outcome["resent"] = again_replayed and again == status and again_body == body
+        elif status is not None:
+            outcome["body"] = body[:300].decode(errors="replace")
         outcomes.append(outcome)
     return outcomes
 
@@ -412,7 +418,7 @@ def check_phase(outcomes: list[dict[str, Any]], vote_id: int, task_id: int) -> d
         "resent": sum(1 for o in outcomes if "resent" in o),
         # A resent request whose answer was not the replay of the first answer.
         "replay_mismatch": sum(1 for o in outcomes if o.get("resent") is False),
-        "errors_seen": _tally(e for o in outcomes for e in o["errors"]),
+        "errors_seen": _tally(e for o in outcomes for e in [*o["errors"], *o.get("resend_errors", [])]),
         "missing": missing,
         "duplicated": duplicated,
         "wrong": wrong,
