@@ -58,7 +58,8 @@ api = CocreateAPI(
     description=(
         "共同缔造平台接口。所有列表按调用者的权限范围过滤并分页（limit/offset）；"
         '错误一律返回 {"error": 代码, "detail": 中文说明}。认证：浏览器会话（写操作需 CSRF 令牌）'
-        "或 Authorization: Bearer 接口令牌。详见 docs/api.md。"
+        "或 Authorization: Bearer 接口令牌。写操作可带 Idempotency-Key 请求头，失败或超时后用同一个键安全重试"
+        "（重放首次结果，响应头 Idempotent-Replayed: true）。详见 docs/api.md。"
     ),
     urls_namespace="api",
     auth=api_auth,

@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # After authentication: a keyed write API request and its stored answer share one transaction.
+    "cocreate.core.idempotency.IdempotencyMiddleware",
     "cocreate.core.middleware.SecurityHeadersMiddleware",
     # AxesMiddleware must be last: it turns a lockout into a response.
     "axes.middleware.AxesMiddleware",

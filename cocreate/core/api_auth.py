@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -94,6 +94,20 @@ HTTP_ERROR_CODES: dict[int, tuple[str, str]] = {
 }
 
 
+# The database is restarting or unreachable: the request did not happen (its transaction is gone),
+# so the client should retry — with the same Idempotency-Key (docs/api.md).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+UNAVAILABLE = ("unavailable", "服务暂时不可用，请稍后用相同的幂等键重试")
+RETRY_AFTER_SECONDS = 2
+
+
+def unavailable_response() -> HttpResponse:
+    """503 with the uniform error body and Retry-After, for a database that is not answering."""
+    response = JsonResponse(error_body(*UNAVAILABLE), status=503, json_dumps_params={"ensure_ascii": False})
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
     """Every failure answers a 4xx with {"error": <machine code>, "detail": <Chinese text>}."""
 
@@ -154,6 +168,12 @@ def install_error_handlers(api: NinjaAPI) -> None:
         # Two requests raced past full_clean(); the database constraint caught the second.
         logger.info("integrity error on %s %s: %s", request.method, request.path, exc)
         return api.create_response(request, error_body("conflict", "数据冲突，请刷新后重试"), status=409)
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return unavailable_response()
 
     @api.exception_handler(HttpError)
     def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

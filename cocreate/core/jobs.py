@@ -128,6 +128,14 @@ def purge_orphan_evidence() -> int:
     return len(evidence.purge_orphan_files())
 
 
+@db_periodic_task(crontab(hour="19", minute="37"))
+def purge_idempotency_keys() -> int:
+    """Nightly (03:37 Beijing time): delete write API idempotency keys older than 24 hours."""
+    from cocreate.core import idempotency
+
+    return idempotency.purge_expired()
+
+
 def enqueue_messages(message_ids: Iterable[int]) -> None:
     """Puts send tasks on the queue; a broken queue is logged, never raised (the sweep catches up)."""
     for message_id in message_ids:

@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from cocreate.core.crypto import EncryptedTextField
+
 if TYPE_CHECKING:
     from django.db.models.query import QuerySet
 
@@ -707,3 +709,34 @@ class ImportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.target} {self.sha256[:12]}"
+
+
+# --- Idempotency keys of the write API ------------------------------------------------------------------
+
+
+class IdempotencyKey(models.Model):
+    """A write API request's ``Idempotency-Key`` with its answer, so a retry is answered, not redone.
+
+    Written in the same transaction as the request's own writes (``core.idempotency``): a crash
+    leaves neither the records nor the key, so the client's retry runs the request once more.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=7)
+    path = models.CharField(max_length=1000)
+    body_sha256 = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=200, blank=True)
+    # The answer as base64, encrypted at rest like other personal data: an answer may carry a
+    # party's phone number or a freshly issued API token.
+    response_body = EncryptedTextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("幂等键")
+        verbose_name_plural = _("幂等键")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="core_idempotency_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.method} {self.path} {self.key}"
