@@ -318,7 +318,9 @@ def case_queue_list(request: HttpRequest) -> HttpResponse:
     if current is None:
         current = next((t for t in tabs if counts[t.key]), tabs[0])
     qs = base.filter(current.q).order_by(*current.order).prefetch_related(_applicants())
-    page = paginate(request, qs, count=counts[current.key])
+    # The list and its own count are always fresh: a case can turn overdue within the minute the
+    # tab counts are kept for, and the list must show it at once.
+    page = paginate(request, qs)
     soon = deadlines.add_working_days(now, SOON_WORKING_DAYS)
     rows = [
         {"case": case, "applicant": _masked_applicant(case), "badge": deadline_badge(case, now, soon)}

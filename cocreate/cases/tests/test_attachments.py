@@ -65,6 +65,7 @@ def test_case_attachments_follow_the_case_rule_not_the_region(world: World) -> N
         Role.RESIDENT: {by_applicant.pk},  # the applicant: only their own upload
         Role.GRID_WORKER: set(),  # staff over the village, but the case is not theirs
         Role.ADMIN: set(),  # an administrator over the county reads no grievances
+        Role.AUDITOR: set(),  # an auditor reads the audit log, not the cases
     }
     for role in ROLES:
         assert _seen(world.user(role)) & both == expected[role], role

@@ -116,7 +116,16 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "DEBUG", "COCREATE_TESTING", "HSTS_PRELOAD", "SECURE_SSL_REDIRECT")
+        # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' Playwright in this process.
+        if key
+        not in (
+            "DATABASE_URL",
+            "DEBUG",
+            "COCREATE_TESTING",
+            "HSTS_PRELOAD",
+            "SECURE_SSL_REDIRECT",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
     }
     env.update(
         DJANGO_SETTINGS_MODULE="cocreate.settings",
