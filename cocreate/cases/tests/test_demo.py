@@ -238,7 +238,7 @@ def test_timelines_are_real_and_in_the_past(loaded: Loaded) -> None:
         moments = [e.at for e in case.events.all()]
         assert moments == sorted(moments) and moments[0] == case.created_at
     # Numbers follow the registration order, as they would have been given out.
-    ordered = list(Case.objects.order_by("created_at").values_list("number", flat=True))
+    ordered = list(Case.objects.order_by("created_at", "number").values_list("number", flat=True))
     assert ordered == sorted(ordered)
     # Ratings, returns and extension requests carry the moment of their step, not the load's.
     for rating in Rating.objects.all():

@@ -8,11 +8,14 @@ import json
 import os
 import secrets
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -48,6 +51,21 @@ def _has_input(operation: Any) -> bool:
     return bool(len(operation.path_parameters) or len(operation.query) or len(operation.body))
 
 
+@pytest.fixture
+def keep_test_connection() -> Iterator[None]:
+    """schemathesis calls the WSGI handler itself, whose request signals close "old" connections:
+    after CONN_MAX_AGE that is the test's own (PostgreSQL), in the middle of its transaction.
+    Django's test client disconnects the same handlers for the same reason."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.mark.usefixtures("keep_test_connection")
 def test_the_api_answers_generated_input_without_5xx_and_as_documented(world: World, capsys: Any) -> None:
     from cocreate.api import api
 

@@ -30,6 +30,7 @@ def test_two_staff_saving_one_task_from_the_same_version_one_wins() -> None:
     Membership.objects.create(user=second, role=Role.TOWN_STAFF, region=world.regions["town_a"])
     editors = [world.user(Role.TOWN_STAFF), second]
     seen = services.TASK_VERSION.of(Task.objects.get(pk=task.pk))
+    history_before = task.history.count()
     edits: list[dict[str, Any]] = [{"title": "甲的名称"}, {"title": "乙的名称", "deadline": date(2026, 11, 30)}]
 
     results = race(
@@ -48,4 +49,7 @@ def test_two_staff_saving_one_task_from_the_same_version_one_wins() -> None:
     task.refresh_from_db()
     assert task.title == winner["title"]
     assert task.deadline == winner.get("deadline", date(2026, 12, 31))
-    assert task.history.count() == 2  # created, and the one winning edit
+    # Only the winner's edit was ever saved: no history row holds the loser's title.
+    loser = edits[1 - wins[0]]
+    assert task.history.count() > history_before
+    assert not task.history.filter(title=loser["title"]).exists()

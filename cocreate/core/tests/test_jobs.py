@@ -302,7 +302,7 @@ class Serve:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 150  # two test processes on two cores: startup can be slow
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/openapi.json", timeout=2) as response:
