@@ -22,6 +22,7 @@ from cocreate.core.tests.test_browser import (  # noqa: F401
     browser_type_launch_args,
     desktop_page,
     log_in,
+    open_from_menu,
     phone_page,
     screenshots,
 )
@@ -65,9 +66,7 @@ def test_register_on_a_phone_resolve_and_rate_with_the_code(
     phone = phone_page
     phone_errors = collect_console_errors(phone)
     log_in(phone, base, world.user(Role.GRID_WORKER).phone)
-    phone.click("button.navbar-toggler")
-    phone.get_by_role("link", name=re.compile("案件受理")).click()
-    phone.wait_for_url(f"{base}/cases/new/")
+    open_from_menu(phone, base, re.compile("案件受理"), "/cases/new/")
     phone.fill("#id_applicant_name", "王大妈")
     phone.fill("#id_applicant_phone", APPLICANT_PHONE)
     phone.fill("#id_other_name", "李四")

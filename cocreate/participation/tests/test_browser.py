@@ -24,6 +24,7 @@ from cocreate.core.tests.test_browser import (  # noqa: F401
     browser_type_launch_args,
     desktop_page,
     log_in,
+    open_from_menu,
     phone_page,
     screenshots,
 )
@@ -97,9 +98,7 @@ def test_need_to_public_result_on_phones(
     phone = phone_page
     phone_errors = collect_console_errors(phone)
     log_in(phone, base, resident.phone)
-    phone.click("button.navbar-toggler")
-    phone.get_by_role("link", name=re.compile("我的诉求")).click()
-    phone.wait_for_url(f"{base}/community/needs/mine/")
+    open_from_menu(phone, base, re.compile("我的诉求"), "/community/needs/mine/")
     phone.get_by_role("link", name=re.compile("我要提诉求")).click()
     phone.wait_for_url(f"{base}/community/needs/new/")
     phone.fill("#id_title", NEED_TITLE)

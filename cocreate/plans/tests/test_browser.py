@@ -24,6 +24,7 @@ from cocreate.core.tests.test_browser import (  # noqa: F401
     browser_type_launch_args,
     desktop_page,
     log_in,
+    open_from_menu,
     phone_page,
     screenshots,
 )
@@ -149,9 +150,7 @@ def test_import_report_on_a_phone_and_see_the_light_change(
     village = phone_page
     village_errors = collect_console_errors(village)
     log_in(village, base, world.user(Role.VILLAGE_STAFF).phone)
-    village.click("button.navbar-toggler")
-    village.get_by_role("link", name=re.compile("我的任务")).click()
-    village.wait_for_url(f"{base}/plans/mine/")
+    open_from_menu(village, base, re.compile("我的任务"), "/plans/mine/")
     assert village.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     village.screenshot(path=str(screenshots / "plans-my-tasks-360.png"), full_page=True)
     village.locator(f'#cc-my-tasks li[data-task="{child.pk}"] a').first.click()
