@@ -194,3 +194,12 @@ ROLES = list(ROLE_PLACES)
 @pytest.fixture(params=ROLES)
 def role(request: Any) -> str:
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Each test starts with an empty cache: kept figures are keyed by ids and the highest history
+    id, which repeat from one rolled-back test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -14,8 +14,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils import timezone, translation
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
@@ -166,4 +168,10 @@ def case_analytics(request: HttpRequest, filters: Query[AnalyticsFilter]) -> Sta
             for error in field_errors
         ]
         return Status(400, error_body("invalid_filter", "筛选条件有误", fields=fields, errors=errors))
-    return Status(200, _out(analytics.case_analytics(user=user, filters=form.filters)))
+    # Kept like the page's figures: per scope and filter, until a case changes or the minute ends.
+    key = analytics.cache_key(user, form.filters, timezone.now(), f"api:{translation.get_language()}")
+    out = cache.get(key)
+    if out is None:
+        out = _out(analytics.case_analytics(user=user, filters=form.filters))
+        cache.set(key, out, analytics.FIGURES_SECONDS)
+    return Status(200, out)

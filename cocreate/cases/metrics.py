@@ -139,7 +139,10 @@ def _dispatched(cases: QuerySet[Case], filters: CaseFilters) -> QuerySet[Case]:
 def _latest_ratings(cases: QuerySet[Case], filters: CaseFilters) -> QuerySet[Rating]:
     """Each case's last rating (a reworked case counts once, with its final verdict), rated in the period."""
     later = Rating.objects.filter(case=OuterRef("case"), round__gt=OuterRef("round"))
-    return Rating.objects.filter(case__in=cases.values("pk")).filter(~Exists(later), _in_period("created_at", filters))
+    # A correlated EXISTS, not ``case IN (visible cases)``: the period's ratings (the created_at
+    # index) are few, the visible cases many — SQLite built the whole visible set first (bench/cases).
+    visible = cases.filter(pk=OuterRef("case_id"))
+    return Rating.objects.filter(_in_period("created_at", filters), Exists(visible), ~Exists(later))
 
 
 def _closed(cases: QuerySet[Case], filters: CaseFilters) -> QuerySet[Case]:

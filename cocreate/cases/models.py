@@ -248,6 +248,11 @@ class Case(models.Model):
             models.Index(fields=["status", "level", "region"], name="case_status_level_region_idx"),
             models.Index(fields=["lead_unit", "status"]),
             models.Index(fields=["due_at"]),
+            # The analytics count the period's registrations, dispatches and closings: each from
+            # its own date (docs/performance.md, bench/cases).
+            models.Index(fields=["created_at"], name="case_created_at_idx"),
+            models.Index(fields=["dispatched_at"], name="case_dispatched_at_idx"),
+            models.Index(fields=["closed_at"], name="case_closed_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(level__in=CaseLevel.values), name="case_level_valid"),
@@ -542,6 +547,7 @@ class Rating(models.Model):
         verbose_name = _("评价")
         verbose_name_plural = _("评价")
         ordering = ["case", "round"]
+        indexes = [models.Index(fields=["created_at"], name="rating_created_at_idx")]
         constraints = [
             models.UniqueConstraint(fields=["case", "round"], name="rating_one_per_round"),
             models.CheckConstraint(condition=Q(round__gte=1), name="rating_round_positive"),

@@ -18,10 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 
@@ -106,9 +108,22 @@ def case_analytics(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     if not form.is_valid() or form.filters is None:
         return render(request, "cases/analytics.html", {"form": form}, status=400)
-    result = analytics.case_analytics(user=request.user, filters=form.filters)
-    query = urlencode(form.query())
-    case_count = analytics.case_list_for_export(user=request.user, filters=form.filters).count()
+    context: dict[str, Any] = {"form": form, "query": urlencode(form.query()), "export_limit": exports.max_rows()}
+    key = analytics.cache_key(request.user, form.filters, timezone.now(), f"page:{translation.get_language()}")
+    kept = cache.get(key)
+    if kept is None:
+        # ~0.5 s of SQL and 0.2 s of rendering for a county of 200 000 cases (bench/cases): the
+        # figures and the rendered tables are kept together, per viewer's scope and filter.
+        result = analytics.case_analytics(user=request.user, filters=form.filters)
+        case_count = analytics.case_list_for_export(user=request.user, filters=form.filters).count()
+        figures = render_to_string("cases/_analytics_figures.html", _figures_context(result), request=request)
+        kept = {"figures": figures, "case_count": case_count}
+        cache.set(key, kept, analytics.FIGURES_SECONDS)
+        context["result"] = result
+    return render(request, "cases/analytics.html", context | kept)
+
+
+def _figures_context(result: Analytics) -> dict[str, Any]:
     breakdowns = [
         {
             "breakdown": b,
@@ -118,8 +133,7 @@ def case_analytics(request: HttpRequest) -> HttpResponse:
         }
         for b in (result.breakdowns[key] for key in analytics.DIMENSIONS)
     ]
-    context = {
-        "form": form,
+    return {
         "result": result,
         "total": _row_view(result.total),
         "volumes": [(label, getattr(result.total.volume, name)) for name, label in _volume_labels().items()],
@@ -127,11 +141,7 @@ def case_analytics(request: HttpRequest) -> HttpResponse:
         "rate_labels": [LABELS[key] for key in ORDER],
         "breakdowns": breakdowns,
         "chart": chart_data(result),
-        "query": query,
-        "case_count": case_count,
-        "export_limit": exports.max_rows(),
     }
-    return render(request, "cases/analytics.html", context)
 
 
 def _download(data: bytes, filename: str) -> HttpResponse:

@@ -14,8 +14,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import count
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -317,11 +319,13 @@ def test_the_number_of_queries_does_not_grow_with_cases_units_or_regions(world: 
     analytics.case_analytics(user=user, filters=MARCH_A)  # and the user's scope
     _spread(world, cases_n=5, units_n=2, villages_n=1)
     small_calc = _queries(lambda: analytics.case_analytics(user=user, filters=MARCH_A))
+    cache.clear()  # the page's figures are kept: count the page that computes them
     small_page = _queries(lambda: client.get(ANALYTICS, MARCH_QUERY))
     small_supervision = _queries(lambda: client.get(SUPERVISION))
     _spread(world, cases_n=50, units_n=6, villages_n=4)
     big_calc = _queries(lambda: analytics.case_analytics(user=user, filters=MARCH_A))
     response = client.get(ANALYTICS, MARCH_QUERY)
+    cache.clear()
     big_page = _queries(lambda: client.get(ANALYTICS, MARCH_QUERY))
     big_supervision = _queries(lambda: client.get(SUPERVISION))
     assert response.context["result"].total.volume.dispatched == 55
@@ -330,6 +334,33 @@ def test_the_number_of_queries_does_not_grow_with_cases_units_or_regions(world: 
     assert big_page == small_page, (small_page, big_page)
     assert big_supervision == small_supervision, (small_supervision, big_supervision)
     assert small_calc <= 16
+
+
+def test_figures_are_kept_until_a_case_changes_or_the_minute_ends(world: World) -> None:
+    user = world.user(Role.TOWN_STAFF)
+    client = client_for(user)
+    _spread(world, cases_n=5, units_n=2, villages_n=1)
+    first = client.get(ANALYTICS, MARCH_QUERY)
+    assert first.context["result"].total.volume.dispatched == 5
+    assert "数据截至" in first.content.decode()
+    kept = _queries(lambda: client.get(ANALYTICS, MARCH_QUERY))
+    again = client.get(ANALYTICS, MARCH_QUERY)
+    assert "result" not in again.context  # the kept figures, not a new count
+    assert again.content.decode().count('data-rate="response"') == first.content.decode().count('data-rate="response"')
+    assert kept <= 10, kept
+    api_first = client.get("/api/cases/analytics", MARCH_QUERY).json()
+    assert client.get("/api/cases/analytics", MARCH_QUERY).json() == api_first
+
+    # A change to any case (a history row: the data version) counts afresh, on the page and in the API.
+    _spread(world, cases_n=1, units_n=1, villages_n=1)
+    fresh = client.get(ANALYTICS, MARCH_QUERY)
+    assert fresh.context["result"].total.volume.dispatched == 6
+    assert client.get("/api/cases/analytics", MARCH_QUERY).json()["total"] != api_first["total"]
+
+    # So does the next minute (a case can turn overdue with time alone).
+    later = timezone.now() + timedelta(minutes=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert "result" in client.get(ANALYTICS, MARCH_QUERY).context
 
 
 # --- Exports --------------------------------------------------------------------------------------------------
