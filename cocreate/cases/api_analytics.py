@@ -168,7 +168,7 @@ def case_analytics(request: HttpRequest, filters: Query[AnalyticsFilter]) -> Sta
             for error in field_errors
         ]
         return Status(400, error_body("invalid_filter", "筛选条件有误", fields=fields, errors=errors))
-    # Kept like the page's figures: per scope and filter, until a case changes or the minute ends.
+    # Kept like the page's figures: per scope and filter, until a case changes or the time slot ends.
     key = analytics.cache_key(user, form.filters, timezone.now(), f"api:{translation.get_language()}")
     out = cache.get(key)
     if out is None:
