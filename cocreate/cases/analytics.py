@@ -472,11 +472,16 @@ FIGURES_SLOT_MINUTES = 5
 FIGURES_SECONDS = FIGURES_SLOT_MINUTES * 60 + 60
 
 
+def time_slot(now: datetime) -> str:
+    """The FIGURES_SLOT_MINUTES-long slot ``now`` falls in, as text for a cache key."""
+    local = timezone.localtime(now)
+    return f"{local:%Y%m%d%H}{local.minute // FIGURES_SLOT_MINUTES:02d}"
+
+
 def cache_key(user: Any, filters: AnalyticsFilters, now: datetime, kind: str) -> str:
     """A cache key for figures of ``user``'s scope under ``filters``, valid while no case changes
     (the data version) and for the current time slot."""
-    local = timezone.localtime(now)
-    slot = f"{local:%Y%m%d%H}{local.minute // FIGURES_SLOT_MINUTES:02d}"
+    slot = time_slot(now)
     narrowing = ":".join(
         str(getattr(value, "pk", value) or "")
         for value in (filters.region, filters.unit, filters.category, filters.channel)

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from cocreate.cases import deadlines, rules, selectors, services, tracking
+from cocreate.cases import analytics, deadlines, rules, selectors, services, tracking
 from cocreate.cases import forms as case_forms
 from cocreate.cases.models import (
     Case,
@@ -287,23 +287,21 @@ def deadline_badge(case: Case, now: Any, soon: Any) -> dict[str, str] | None:
     return {"css": "text-bg-light border", "label": ""}
 
 
-QUEUE_COUNT_SECONDS = 120
-
-
 def _tab_counts(user: Any, tabs: list[Any], base: QuerySet[Case], now: Any) -> dict[str, int]:
-    """Each tab's count, kept per scope, data version and minute.
+    """Each tab's count, kept per scope, data version and time slot (as the analytics' figures).
 
     Ten counts over a county's running cases cost ~100 ms at 200 000 cases (bench/cases); they only
     change when a case changes (a new history row: the data version) or when time moves a case
-    into 即将到期 / 已超期 — so they are kept for the minute, and a change anywhere starts afresh.
+    into 即将到期 / 已超期 — so a change anywhere counts afresh at once, time alone with the next
+    slot (``analytics.FIGURES_SLOT_MINUTES``). The list under the tabs is always read fresh.
     """
-    minute = timezone.localtime(now).strftime("%Y%m%d%H%M")
+    slot = analytics.time_slot(now)
     keys = ",".join(t.key for t in tabs)
-    key = f"cases:queue:{selectors.scope_key(user)}:{selectors.data_version()}:{minute}:{keys}"
+    key = f"cases:queue:{selectors.scope_key(user)}:{selectors.data_version()}:{slot}:{keys}"
     counts: dict[str, int] | None = cache.get(key)
     if counts is None:
         counts = {tab.key: base.filter(tab.q).count() for tab in tabs}
-        cache.set(key, counts, QUEUE_COUNT_SECONDS)
+        cache.set(key, counts, analytics.FIGURES_SECONDS)
     return counts
 
 
@@ -318,7 +316,7 @@ def case_queue_list(request: HttpRequest) -> HttpResponse:
     if current is None:
         current = next((t for t in tabs if counts[t.key]), tabs[0])
     qs = base.filter(current.q).order_by(*current.order).prefetch_related(_applicants())
-    # The list and its own count are always fresh: a case can turn overdue within the minute the
+    # The list and its own count are always fresh: a case can turn overdue within the slot the
     # tab counts are kept for, and the list must show it at once.
     page = paginate(request, qs)
     soon = deadlines.add_working_days(now, SOON_WORKING_DAYS)

@@ -126,7 +126,7 @@ def _add_queue_cases(world: World, rounds: int) -> None:
 
 
 def _queue(client: Client, tab: str) -> tuple[int, int]:
-    cache.clear()  # the tab counts are cached per data version and minute: measure them computed
+    cache.clear()  # the tab counts are cached per data version and time slot: measure them computed
     count, response = queries(lambda: client.get(reverse("cases:case_queue_list"), {"tab": tab}))
     assert response.status_code == 200
     assert response.context["current"].key == tab

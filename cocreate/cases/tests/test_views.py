@@ -179,7 +179,7 @@ def test_queue_tabs_mask_parties_and_flag_deadlines(world: World) -> None:
 
 
 def _queue_queries(client: Client) -> int:
-    cache.clear()  # the tab counts are cached per data version and minute: measure them computed
+    cache.clear()  # the tab counts are cached per data version and time slot: measure them computed
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(reverse("cases:case_queue_list") + "?tab=intake")
     assert response.status_code == 200
