@@ -210,6 +210,23 @@ def test_tracking_queries_do_not_grow_with_the_timeline(world: World) -> None:
         assert counted[0] == counted[1], counted
 
 
+def _county_statistics(rows: dict[str, int], exact: dict[str, list[int]]) -> None:
+    """ANALYZE, then SQLite's statistics scaled to ``rows`` per table (``exact`` for some indexes),
+    as SQLite would gather them on a county's data; the planner reads them back at once."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        cursor.execute("SELECT tbl, idx, stat FROM sqlite_stat1")
+        for table, index, stat in [row for row in cursor.fetchall() if row[0] in rows]:
+            count, *per_key = (int(v) for v in stat.split())
+            factor = rows[table] / max(count, 1)
+            scaled = exact.get(index) or [rows[table], *(max(1, round(k * factor)) if k > 1 else 1 for k in per_key)]
+            cursor.execute(
+                "UPDATE sqlite_stat1 SET stat = %s WHERE tbl = %s AND idx IS %s",
+                [" ".join(map(str, scaled)), table, index],
+            )
+        cursor.execute("ANALYZE sqlite_schema")  # reload the statistics
+
+
 # --- The queue's office tabs start from the status index ------------------------------------------------------
 
 
@@ -219,23 +236,11 @@ def test_office_tab_counts_start_from_the_status_level_region_index(world: World
     town read to count a handful (bench/cases: 200 ms a tab at 50 000 cases)."""
     office = client_for(h.reviewer(world))  # the town's office: its area holds villages and grids
     _add_queue_cases(world, 1)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-        # The statistics of a county's year (bench/cases at 50 000 cases), as SQLite would gather
-        # them: ~4 000 cases per status on average, 250 per region, 200 regions in a county.
-        scale = {"cases_case": 50_000, "core_region": 213}
-        cursor.execute("SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl IN ('cases_case', 'core_region')")
-        for table, index, stat in cursor.fetchall():
-            rows, *per_key = (int(v) for v in stat.split())
-            factor = scale[table] / max(rows, 1)
-            scaled = [scale[table], *(max(1, round(k * factor)) if k > 1 else 1 for k in per_key)]
-            if index == "case_status_level_region_idx":
-                scaled = [50_000, 4_167, 1_429, 15]
-            cursor.execute(
-                "UPDATE sqlite_stat1 SET stat = %s WHERE tbl = %s AND idx = %s",
-                [" ".join(map(str, scaled)), table, index],
-            )
-        cursor.execute("ANALYZE sqlite_schema")  # reload the statistics
+    # The statistics of a county's year (bench/cases at 50 000 cases), as SQLite would gather
+    # them: ~4 000 cases per status on average, 250 per region, 200 regions in a county.
+    _county_statistics(
+        {"cases_case": 50_000, "core_region": 213}, {"case_status_level_region_idx": [50_000, 4_167, 1_429, 15]}
+    )
     office.get(reverse("cases:case_queue_list"), {"tab": "intake"})
     cache.clear()  # the tab counts are cached: capture them computed
     with CaptureQueriesContext(connection) as captured:
@@ -301,23 +306,13 @@ def test_analytics_read_the_period_from_the_date_indexes(world: World) -> None:
 
     user = h.reviewer(world)
     _add_queue_cases(world, 1)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-        # A county's year as SQLite would gather it (bench/cases: 200 000 cases, 127 000 ratings;
-        # a date is all but unique, a category or unit holds thousands).
-        scale = {"cases_case": 200_000, "cases_rating": 127_000}
-        cursor.execute("SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl IN ('cases_case', 'cases_rating')")
-        for table, index, stat in cursor.fetchall():
-            rows, *per_key = (int(v) for v in stat.split())
-            factor = scale[table] / max(rows, 1)
-            scaled = [scale[table], *(max(1, round(k * factor)) if k > 1 else 1 for k in per_key)]
-            if index and index.endswith("_at_idx"):
-                scaled = [scale[table], 2]
-            cursor.execute(
-                "UPDATE sqlite_stat1 SET stat = %s WHERE tbl = %s AND idx IS %s",
-                [" ".join(map(str, scaled)), table, index],
-            )
-        cursor.execute("ANALYZE sqlite_schema")  # reload the statistics
+    # A county's year as SQLite would gather it (bench/cases: 200 000 cases, 127 000 ratings;
+    # a date is all but unique, a category or unit holds thousands).
+    dates = ("case_created_at_idx", "case_dispatched_at_idx", "case_closed_at_idx", "rating_created_at_idx")
+    _county_statistics(
+        {"cases_case": 200_000, "cases_rating": 127_000},
+        {name: [127_000 if name.startswith("rating") else 200_000, 2] for name in dates},
+    )
     form = AnalyticsFilterForm(None, user=user)
     assert form.is_valid() and form.filters is not None
     with CaptureQueriesContext(connection) as captured:
