@@ -58,7 +58,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import check_targets, emit, machine, measure_floor, measure_page, serve_wsgi
+from bench.common import add_load_arguments, check_targets, emit, machine, measure_floor, measure_pages, serve_wsgi
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
@@ -1014,21 +1014,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--villages", type=int, default=200)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds of measurement per URL")
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=8, help="for the pages")
+    add_load_arguments(parser)
     parser.add_argument("--intake-connections", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-p95-ms", type=float, default=150.0, help="work queues and the analytics page")
     parser.add_argument("--min-intake-ratio", type=float, default=0.25, help="intakes/s ÷ F_json req/s")
-    parser.add_argument("--tool", choices=["wrk", "python"], help="load generator for the pages (intake needs wrk)")
     parser.add_argument("--profile", action="store_true", help="cProfile and SQL of each request, to stderr")
     parser.add_argument("--in-process", action="store_true", help="only the in-process figures (no gunicorn)")
-    parser.add_argument(
-        "--static-root",
-        help="keep collected static files here and reuse them when a manifest exists (collectstatic "
-        "takes minutes on a busy machine); default: a fresh temporary folder",
-    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cocreate-bench-") as workdir:
@@ -1079,19 +1070,8 @@ def main(argv: list[str] | None = None) -> None:
                 with serve_wsgi(
                     "cocreate.wsgi:application", env=server_env, workers=args.workers, ready_path="/"
                 ) as base:
-                    for page, (path, cookie) in pages.items():
-                        figures.update(
-                            measure_page(
-                                base,
-                                page,
-                                path,
-                                cookie,
-                                floor_rps=floor["rps"],
-                                workers=args.workers,
-                                tool=args.tool,
-                                measure=measure,
-                            )
-                        )
+                    figures.update(measure_pages(base, pages, floor_rps=floor["rps"], args=args))
+                    for page in pages:
                         targets[f"{page}_errors"] = {"max": 0}
                         if page in TARGET_PAGES:
                             targets[f"{page}_p95_ms"] = {"max": args.max_p95_ms}

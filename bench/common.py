@@ -7,6 +7,7 @@ machine (``rps / F_json_rps``).
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -342,3 +343,34 @@ def measure_page(
         f"{page}_errors": result["errors"],
         f"{page}_ratio": round(result["rps"] / floor_rps, 4) if floor_rps else 0.0,
     }
+
+
+def measure_pages(
+    base: str, pages: Mapping[str, tuple[str, str]], *, floor_rps: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Each page (name → path, session cookie) in turn with ``measure_page`` and the options of
+    ``add_load_arguments``; the figures of all of them."""
+    measure = {"duration": args.duration, "warmup": args.warmup, "connections": args.connections}
+    figures: dict[str, Any] = {}
+    for page, (path, cookie) in pages.items():
+        figures.update(
+            measure_page(
+                base, page, path, cookie, floor_rps=floor_rps, workers=args.workers, tool=args.tool, measure=measure
+            )
+        )
+    return figures
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, *, connections_help: str = "for the pages") -> None:
+    """The options every page benchmark shares: how long and how hard to load, with what, and
+    where the collected static files are kept."""
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds of measurement per URL")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=8, help=connections_help)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tool", choices=["wrk", "python"], help="load generator for the pages (writes need wrk)")
+    parser.add_argument(
+        "--static-root",
+        help="keep collected static files here and reuse them when a manifest exists (collectstatic "
+        "takes minutes on a busy machine); default: a fresh temporary folder",
+    )

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import check_targets, emit, machine, measure_floor, measure_page, serve_wsgi
+from bench.common import add_load_arguments, check_targets, emit, machine, measure_floor, measure_pages, serve_wsgi
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
@@ -398,23 +398,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--villages", type=int, default=200)
     parser.add_argument("--tasks", type=int, default=50_000, help="village tasks (children of fanned-out tasks)")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds of measurement per URL")
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    add_load_arguments(parser)
     parser.add_argument("--max-p95-ms", type=float, default=150.0)
     parser.add_argument("--min-ratio", type=float, default=0.15, help="page req/s ÷ F_json req/s")
-    parser.add_argument("--tool", choices=["wrk", "python"], help="load generator (default: wrk if installed)")
     parser.add_argument("--selectors", action="store_true", help="time the selectors in-process, no pages")
     parser.add_argument(
         "--pg-jit-off",
         action="store_true",
         help="PostgreSQL: connect with jit=off (its JIT compiles the dashboard's light CASE for ~0.6 s a query)",
-    )
-    parser.add_argument(
-        "--static-root",
-        help="keep collected static files here and reuse them when a manifest exists (collectstatic "
-        "takes minutes); default: a fresh temporary folder",
     )
     args = parser.parse_args(argv)
 
@@ -465,19 +456,9 @@ def main(argv: list[str] | None = None) -> None:
                 with serve_wsgi(
                     "cocreate.wsgi:application", env=server_env, workers=args.workers, ready_path="/"
                 ) as base:
-                    for page, path in paths.items():
-                        figures.update(
-                            measure_page(
-                                base,
-                                page,
-                                path,
-                                cookie,
-                                floor_rps=floor["rps"],
-                                workers=args.workers,
-                                tool=args.tool,
-                                measure=measure,
-                            )
-                        )
+                    pages = {page: (path, cookie) for page, path in paths.items()}
+                    figures.update(measure_pages(base, pages, floor_rps=floor["rps"], args=args))
+                    for page in pages:
                         targets[f"{page}_errors"] = {"max": 0}
                         if page in TARGET_PAGES:
                             targets[f"{page}_p95_ms"] = {"max": args.max_p95_ms}

@@ -45,11 +45,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import check_targets, emit, machine, measure_floor, measure_page, serve_wsgi
+from bench.common import add_load_arguments, check_targets, emit, machine, measure_floor, measure_pages, serve_wsgi
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
 SEED = 2026
+RAISED_BY = ["self", "visit", "staff"]  # NeedChannel: the resident, a grid worker's visit, staff
 COMMUNITIES = 8
 STAFF_PHONE = "19800000002"
 CSRF_SECRET = "benchvotescsrfsecret0123456789ab"  # 32 characters: Django's unmasked CSRF secret
@@ -179,7 +180,8 @@ def _build(*, needs: int, voters: int, ballots: int, now: datetime) -> World:
         )
         rows: list[Need] = []
         for status in statuses:
-            channel = rng.choices(list(NeedChannel.values), weights=[80, 15, 5])[0]
+            # How residents' needs arrive (a grievance turned into a need is not one of them).
+            channel = rng.choices(RAISED_BY, weights=[80, 15, 5])[0]
             need = Need(
                 region=community,
                 title=rng.choice(TITLES),
@@ -513,22 +515,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--needs", type=int, default=5_000)
     parser.add_argument("--voters", type=int, default=40_000, help="people of the 街道, on both votes' rolls")
     parser.add_argument("--ballots", type=int, default=30_000, help="ballots of the closed vote")
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds of measurement per URL")
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=8, help="for the pages")
+    add_load_arguments(parser)
     parser.add_argument("--cast-connections", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-needs-p95-ms", type=float, default=200.0)
     parser.add_argument("--max-results-p95-ms", type=float, default=500.0)
     parser.add_argument("--min-cast-ratio", type=float, default=0.3, help="casts/s ÷ F_json req/s")
-    parser.add_argument("--tool", choices=["wrk", "python"], help="load generator for the pages (casts need wrk)")
     parser.add_argument("--profile", action="store_true", help="cProfile and SQL of each request, to stderr")
     parser.add_argument("--in-process", action="store_true", help="only the in-process figures (no gunicorn)")
-    parser.add_argument(
-        "--static-root",
-        help="keep collected static files here and reuse them when a manifest exists (collectstatic "
-        "compresses ~190 MB and takes minutes on a busy machine); default: a fresh temporary folder",
-    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="cocreate-bench-") as workdir:
@@ -580,19 +573,8 @@ def main(argv: list[str] | None = None) -> None:
                 with serve_wsgi(
                     "cocreate.wsgi:application", env=server_env, workers=args.workers, ready_path="/"
                 ) as base:
-                    for page, (path, cookie) in pages.items():
-                        figures.update(
-                            measure_page(
-                                base,
-                                page,
-                                path,
-                                cookie,
-                                floor_rps=floor["rps"],
-                                workers=args.workers,
-                                tool=args.tool,
-                                measure=measure,
-                            )
-                        )
+                    figures.update(measure_pages(base, pages, floor_rps=floor["rps"], args=args))
+                    for page in pages:
                         targets[f"{page}_errors"] = {"max": 0}
                         if page in TARGET_P95:
                             targets[f"{page}_p95_ms"] = {"max": getattr(args, TARGET_P95[page])}
