@@ -361,12 +361,12 @@ def measure_pages(
     return figures
 
 
-def add_load_arguments(parser: argparse.ArgumentParser, *, connections_help: str = "for the pages") -> None:
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every page benchmark shares: how long and how hard to load, with what, and
     where the collected static files are kept."""
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of measurement per URL")
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--connections", type=int, default=8, help=connections_help)
+    parser.add_argument("--connections", type=int, default=8, help="for the pages")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tool", choices=["wrk", "python"], help="load generator for the pages (writes need wrk)")
     parser.add_argument(

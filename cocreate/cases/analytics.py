@@ -478,16 +478,20 @@ def time_slot(now: datetime) -> str:
     return f"{local:%Y%m%d%H}{local.minute // FIGURES_SLOT_MINUTES:02d}"
 
 
+def kept_key(user: Any, now: datetime, kind: str, what: str) -> str:
+    """A cache key for figures over ``user``'s scope, valid while no case changes (the data
+    version) and for the current time slot; ``kind`` and ``what`` name the figures."""
+    return f"cases:{kind}:{selectors.scope_key(user)}:{selectors.data_version()}:{time_slot(now)}:{what}"
+
+
 def cache_key(user: Any, filters: AnalyticsFilters, now: datetime, kind: str) -> str:
-    """A cache key for figures of ``user``'s scope under ``filters``, valid while no case changes
-    (the data version) and for the current time slot."""
-    slot = time_slot(now)
+    """The ``kept_key`` of the figures under ``filters`` (``kind``: the page or the API, and the language)."""
     narrowing = ":".join(
         str(getattr(value, "pk", value) or "")
         for value in (filters.region, filters.unit, filters.category, filters.channel)
     )
     what = f"{filters.start:%Y%m%d}:{filters.end:%Y%m%d}:{filters.granularity}:{narrowing}"
-    return f"cases:analytics:{kind}:{selectors.scope_key(user)}:{selectors.data_version()}:{slot}:{what}"
+    return kept_key(user, now, f"analytics:{kind}", what)
 
 
 def case_list_for_export(*, user: Any, filters: AnalyticsFilters) -> QuerySet[Case]:

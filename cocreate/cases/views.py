@@ -295,9 +295,7 @@ def _tab_counts(user: Any, tabs: list[Any], base: QuerySet[Case], now: Any) -> d
     into 即将到期 / 已超期 — so a change anywhere counts afresh at once, time alone with the next
     slot (``analytics.FIGURES_SLOT_MINUTES``). The list under the tabs is always read fresh.
     """
-    slot = analytics.time_slot(now)
-    keys = ",".join(t.key for t in tabs)
-    key = f"cases:queue:{selectors.scope_key(user)}:{selectors.data_version()}:{slot}:{keys}"
+    key = analytics.kept_key(user, now, "queue", ",".join(t.key for t in tabs))
     counts: dict[str, int] | None = cache.get(key)
     if counts is None:
         counts = {tab.key: base.filter(tab.q).count() for tab in tabs}
