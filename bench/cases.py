@@ -58,12 +58,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import add_load_arguments, check_targets, emit, machine, measure_floor, measure_pages, serve_wsgi
+from bench.common import (
+    CSRF_SECRET,
+    add_load_arguments,
+    check_targets,
+    cookie_client,
+    emit,
+    machine,
+    measure_floor,
+    measure_pages,
+    serve_wsgi,
+    session_cookie,
+)
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
 # Sessions and in-process page figures are measured the same way as bench/votes.
-from bench.votes import CSRF_SECRET, _client, _in_process, _profile, _session_cookie, _voter_sessions
+from bench.votes import _in_process, _profile, _voter_sessions
 
 SEED = 2026
 TOWNS = 10
@@ -855,7 +866,7 @@ def _intake_in_process(path: str, probes: list[tuple[str, int]], *, profile: boo
     from django.test.utils import CaptureQueriesContext
 
     samples, counts = [], []
-    client = _client(f"sessionid={probes[0][0]}; csrftoken={CSRF_SECRET}")
+    client = cookie_client(f"sessionid={probes[0][0]}; csrftoken={CSRF_SECRET}")
     client.get("/")
     for n, (key, region_id) in enumerate(probes):
         client.cookies["sessionid"] = key
@@ -1045,9 +1056,9 @@ def main(argv: list[str] | None = None) -> None:
             if not (Path(server_env["STATIC_ROOT"]) / "staticfiles.json").exists():
                 call_command("collectstatic", interactive=False, verbosity=0)
             cookies = {
-                "unit": _session_cookie(world.unit_user_id),
-                "office": _session_cookie(world.office_user_id),
-                "county": _session_cookie(world.county_user_id),
+                "unit": session_cookie(world.unit_user_id),
+                "office": session_cookie(world.office_user_id),
+                "county": session_cookie(world.county_user_id),
             }
             pages, missing = _pages(world, cookies)
             for page in missing:

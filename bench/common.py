@@ -309,6 +309,34 @@ def server_env(*, url: str, workdir: str, static_root: str | None) -> dict[str, 
     }
 
 
+# Django's unmasked CSRF secret (32 characters), sent as the csrftoken cookie a signed-in browser holds.
+CSRF_SECRET = "benchvotescsrfsecret0123456789ab"
+
+
+def session_cookie(user_id: int) -> str:
+    """A signed-in session of one user, as the browser sends it (the CSRF cookie alongside)."""
+    from django.conf import settings
+    from django.test import Client
+
+    from cocreate.core.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(pk=user_id))
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={CSRF_SECRET}"
+
+
+def cookie_client(cookie: str) -> Any:
+    """A Django test client carrying the cookies of a ``Cookie`` header."""
+    from django.test import Client
+
+    client = Client()
+    for part in cookie.split("; "):
+        name, _, value = part.partition("=")
+        client.cookies[name] = value
+    return client
+
+
 def warm(url: str, cookie: str, *, requests: int) -> None:
     """Warms every worker with one request at a time.
 

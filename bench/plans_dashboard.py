@@ -30,7 +30,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import add_load_arguments, check_targets, emit, machine, measure_floor, measure_pages, serve_wsgi
+from bench.common import (
+    add_load_arguments,
+    check_targets,
+    cookie_client,
+    emit,
+    machine,
+    measure_floor,
+    measure_pages,
+    serve_wsgi,
+    session_cookie,
+)
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
@@ -299,17 +309,6 @@ def _progress(rng: random.Random, start: date, deadline: date, today: date) -> D
 # --- Measuring -----------------------------------------------------------------------------------------
 
 
-def _session_cookie(user_id: int) -> str:
-    from django.conf import settings
-    from django.test import Client
-
-    from cocreate.core.models import User
-
-    client = Client()
-    client.force_login(User.objects.get(pk=user_id))
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
 def _pages(world: World) -> dict[str, str] | None:
     """Paths of the county dashboard and the plan page, or None when the pages do not exist yet."""
     from django.urls import NoReverseMatch, reverse
@@ -335,12 +334,9 @@ def _pages(world: World) -> dict[str, str] | None:
 def _in_process(paths: dict[str, str], cookie: str) -> dict[str, Any]:
     """Status, size, SQL query count and single-request time of each page, inside this process."""
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
-    name, _, value = cookie.partition("=")
-    client.cookies[name] = value
+    client = cookie_client(cookie)
     figures: dict[str, Any] = {}
     for page, path in paths.items():
         response = client.get(path)
@@ -446,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
                 figures["mode"] = "pages"
                 if not (Path(server_env["STATIC_ROOT"]) / "staticfiles.json").exists():
                     call_command("collectstatic", interactive=False, verbosity=0)
-                cookie = _session_cookie(world.user_id)
+                cookie = session_cookie(world.user_id)
                 figures.update(_in_process(paths, cookie))
                 connection.close()
                 measure = {"duration": args.duration, "warmup": args.warmup, "connections": args.connections}

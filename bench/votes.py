@@ -45,7 +45,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import add_load_arguments, check_targets, emit, machine, measure_floor, measure_pages, serve_wsgi
+from bench.common import (
+    CSRF_SECRET,
+    add_load_arguments,
+    check_targets,
+    cookie_client,
+    emit,
+    machine,
+    measure_floor,
+    measure_pages,
+    serve_wsgi,
+    session_cookie,
+)
 from bench.common import server_env as bench_server_env
 from bench.regions import _throwaway_database
 
@@ -53,7 +64,6 @@ SEED = 2026
 RAISED_BY = ["self", "visit", "staff"]  # NeedChannel: the resident, a grid worker's visit, staff
 COMMUNITIES = 8
 STAFF_PHONE = "19800000002"
-CSRF_SECRET = "benchvotescsrfsecret0123456789ab"  # 32 characters: Django's unmasked CSRF secret
 CATEGORIES = ["industry", "environment", "infrastructure", "public_services", "governance"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂"
@@ -289,19 +299,6 @@ def _build(*, needs: int, voters: int, ballots: int, now: datetime) -> World:
 # --- Sessions -------------------------------------------------------------------------------------------
 
 
-def _session_cookie(user_id: int) -> str:
-    """A signed-in session of one user, as the browser sends it (the CSRF cookie alongside)."""
-    from django.conf import settings
-    from django.test import Client
-
-    from cocreate.core.models import User
-
-    client = Client()
-    client.force_login(User.objects.get(pk=user_id))
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    return f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={CSRF_SECRET}"
-
-
 def _voter_sessions(user_ids: list[int]) -> list[str]:
     """One fresh signed-in session per voter, written in bulk (as if each had just logged in).
 
@@ -319,7 +316,7 @@ def _voter_sessions(user_ids: list[int]) -> list[str]:
     from cocreate.core.middleware import SEEN_KEY
     from cocreate.core.models import User
 
-    template = SessionStore(session_key=_session_cookie(user_ids[0]).split(";")[0].split("=")[1]).load()
+    template = SessionStore(session_key=session_cookie(user_ids[0]).split(";")[0].split("=")[1]).load()
     store = SessionStore()
     expires = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
     seen = int(time.time())
@@ -342,16 +339,6 @@ def _voter_sessions(user_ids: list[int]) -> list[str]:
 # --- Measuring ------------------------------------------------------------------------------------------
 
 
-def _client(cookie: str) -> Any:
-    from django.test import Client
-
-    client = Client()
-    for part in cookie.split("; "):
-        name, _, value = part.partition("=")
-        client.cookies[name] = value
-    return client
-
-
 def _profile(label: str, fn: Any) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -369,7 +356,7 @@ def _in_process(pages: dict[str, tuple[str, str]], *, profile: bool) -> dict[str
 
     figures: dict[str, Any] = {}
     for page, (path, cookie) in pages.items():
-        client = _client(cookie)
+        client = cookie_client(cookie)
         response = client.get(path)
         if response.status_code != 200:
             raise AssertionError(f"{page} {path} answered {response.status_code}")
@@ -399,7 +386,7 @@ def _cast_in_process(path: str, cookies: list[str], *, profile: bool) -> dict[st
     from django.test.utils import CaptureQueriesContext
 
     samples, counts = [], []
-    client = _client(cookies[0])  # one client: a new one loads the middleware (whitenoise scans files)
+    client = cookie_client(cookies[0])  # one client: a new one loads the middleware (whitenoise scans files)
     client.get("/")
     for n, cookie in enumerate(cookies):
         for part in cookie.split("; "):
@@ -545,8 +532,8 @@ def main(argv: list[str] | None = None) -> None:
             figures: dict[str, Any] = {"backend": connection.vendor, "build_s": build_s}
             if not (Path(server_env["STATIC_ROOT"]) / "staticfiles.json").exists():
                 call_command("collectstatic", interactive=False, verbosity=0)
-            staff = _session_cookie(world.staff_id)
-            resident = _session_cookie(world.resident_id)
+            staff = session_cookie(world.staff_id)
+            resident = session_cookie(world.resident_id)
             pages = _pages(world, staff, resident)
             figures.update(_in_process(pages, profile=args.profile))
             cast_path = f"/api/votes/{world.open_vote_id}/ballots"

@@ -180,7 +180,8 @@ else:
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the signed-in user in plain SQL (core/hotpath.py).
+    "cocreate.core.hotpath.UserBackend",
 ]
 LOGIN_URL = "core:login"
 LOGIN_REDIRECT_URL = "core:home"
@@ -214,6 +215,8 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 # saves a signed-in session again once its last save is older than SESSION_REFRESH_SECONDS —
 # not on every request, which would cost an UPDATE per page view.
 SESSION_SAVE_EVERY_REQUEST = False
+# Django's database sessions, loaded in plain SQL on every request (core/hotpath.py).
+SESSION_ENGINE = "cocreate.core.hotpath"
 SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -288,7 +291,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "cocreate.core.staticstorage.StaticStorage"
         )
     },
 }

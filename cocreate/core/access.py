@@ -291,15 +291,35 @@ def may_attach(user: Any, target: Any) -> bool:
 
 @register(Attachment)
 def _attachment_rule(scope: Scope) -> Q:
-    q = in_paths(scope.staff_paths, "region__path")
-    if scope.user_id:
-        q |= Q(uploaded_by_id=scope.user_id)
+    q = _own_attachment_rule(scope)
     if not _ATTACHMENT_RULES:
         return q
     delegated = {ContentType.objects.get_for_model(model).pk: rule for model, rule in _ATTACHMENT_RULES.items()}
     q &= ~Q(content_type_id__in=sorted(delegated))
     for content_type_id, rule in delegated.items():
         q |= Q(content_type_id=content_type_id) & rule(scope)
+    return q
+
+
+def attachments_on(target: models.Model, user: Any) -> QuerySet[Attachment]:
+    """The attachments on ``target`` that ``user`` sees: the rows :func:`visible` gives, found with
+    only the rule of ``target``'s model (the full rule joins every delegated model's rule, e.g. a
+    subquery over every visible case, to list a work plan's files)."""
+    model = type(target)._meta.concrete_model or type(target)
+    content_type = ContentType.objects.get_for_model(model)
+    qs = Attachment.objects.filter(content_type=content_type, object_id=str(target.pk))
+    scope = scope_of(user)
+    if scope.is_superuser:
+        return qs
+    rule = _ATTACHMENT_RULES.get(model, _own_attachment_rule)
+    return qs.filter(rule(scope))
+
+
+def _own_attachment_rule(scope: Scope) -> Q:
+    """Attachments on records without a rule of their own: staff over the region, and the uploader."""
+    q = in_paths(scope.staff_paths, "region__path")
+    if scope.user_id:
+        q |= Q(uploaded_by_id=scope.user_id)
     return q
 
 

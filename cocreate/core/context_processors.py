@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
-from cocreate.core.navigation import navigation_for
+from cocreate.core.navigation import navigation_for, navigation_html
 
 LARGE_TEXT_COOKIE = "cc_large_text"
 
@@ -16,10 +17,16 @@ def ui(request: HttpRequest) -> dict[str, Any]:
     large = request.COOKIES.get(LARGE_TEXT_COOKIE) == "1"
     if user is not None and user.is_authenticated and getattr(user, "large_text", False):
         large = True
-    items = navigation_for(user)
     match = getattr(request, "resolver_match", None)
     view_name = match.view_name if match is not None else ""
-    for item in items:
-        # "core:household_" stays highlighted on "core:household_detail" too.
-        item["active"] = "1" if view_name.startswith(item["section"]) else ""
-    return {"large_text": large, "nav_items": items}
+
+    def items() -> list[dict[str, str]]:
+        entries = navigation_for(user)
+        for item in entries:
+            # "core:household_" stays highlighted on "core:household_detail" too.
+            item["active"] = "1" if view_name.startswith(item["section"]) else ""
+        return entries
+
+    # The base template prints nav_html (rendered once per menu and section); nav_items, the
+    # same entries as data, is built only when something asks for it.
+    return {"large_text": large, "nav_html": navigation_html(user, view_name), "nav_items": SimpleLazyObject(items)}

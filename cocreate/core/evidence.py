@@ -302,9 +302,7 @@ def attachment_open(*, actor: Any, attachment: Attachment, thumbnail: bool = Fal
 
 def attachments_for(*, actor: Any, target: Any) -> QuerySet[Attachment]:
     """The attachments of ``target`` that the actor may see."""
-    return Attachment.objects.visible_to(actor).filter(
-        content_type=ContentType.objects.get_for_model(target), object_id=str(target.pk)
-    )
+    return access.attachments_on(target, actor)
 
 
 EVIDENCE_ROOT = "evidence"

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.functional import Promise
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -85,6 +87,45 @@ def navigation_for(user: Any) -> list[dict[str, str]]:
     """
     if user is None or not user.is_authenticated:
         return []
+    return [dict(item) for item in _items(user)[1]]
+
+
+def navigation_html(user: Any, view_name: str) -> SafeString:
+    """The menu's ``<li>`` entries for the user, the entry of ``view_name``'s section marked active.
+
+    Rendered once per process for each menu and active entry (the base template looped over the
+    entries on every request), so a page pays a dictionary lookup for its menu.
+    """
+    if user is None or not user.is_authenticated:
+        return SafeString("")
+    key, items = _items(user)
+    # The page's own entry; else the first of its section ("core:household_" stays highlighted on
+    # "core:household_detail"). One entry only: aria-current names one page.
+    active = next((item["name"] for item in items if item["name"] == view_name), "") or next(
+        (item["name"] for item in items if view_name.startswith(item["section"])), ""
+    )
+    html = _HTML.get((key, active))
+    if html is None:
+        html = format_html_join(
+            "",
+            '<li class="nav-item"><a class="nav-link{}" href="{}"><i class="bi {}" aria-hidden="true"></i> {}</a></li>',
+            (
+                (
+                    format_html('{}" aria-current="page', " active") if item["name"] == active else "",
+                    item["url"],
+                    item["icon"],
+                    item["label"],
+                )
+                for item in items
+            ),
+        )
+        if len(_HTML) > 4096:  # a bound, not an eviction policy: menus × sections are few
+            _HTML.clear()
+        _HTML[(key, active)] = html
+    return html
+
+
+def _items(user: Any) -> tuple[tuple[Any, ...], list[dict[str, str]]]:
     scope = scope_of(user)
     roles = frozenset(role for role, paths in scope.role_paths.items() if paths)
     key = (scope.is_superuser, roles, get_language(), get_script_prefix())
@@ -94,10 +135,11 @@ def navigation_for(user: Any) -> list[dict[str, str]]:
         if len(_BUILT) > 512:  # a bound, not an eviction policy: combinations are few
             _BUILT.clear()
         _BUILT[key] = items
-    return [dict(item) for item in items]
+    return key, items
 
 
 _BUILT: dict[tuple[Any, ...], list[dict[str, str]]] = {}
+_HTML: dict[tuple[Any, ...], SafeString] = {}
 
 
 def _build(is_superuser: bool, roles: frozenset[str]) -> list[dict[str, str]]:

@@ -78,10 +78,7 @@ def membership_list(
 
 
 def attachments_for(*, user: Any, target: Any) -> QuerySet[Attachment]:
-    from django.contrib.contenttypes.models import ContentType
-
-    ct = ContentType.objects.get_for_model(type(target))
-    return Attachment.objects.visible_to(user).filter(content_type=ct, object_id=str(target.pk))
+    return access.attachments_on(target, user)
 
 
 def notification_list(*, user: Any, unread_only: bool = False) -> QuerySet[Notification]:

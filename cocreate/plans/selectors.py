@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cocreate.core import access
+from cocreate.core.hotpath import read_one
 from cocreate.core.models import Membership, Person, Region, Unit, User, subtree_q
 from cocreate.plans.models import (
     Milestone,
@@ -167,6 +168,47 @@ def assignable_people(user: Any) -> QuerySet[User]:
     )
 
 
+def visible_region(*, user: Any, pk: int, cached: bool | None = None) -> Region:
+    """The region ``pk`` if ``user`` may see it (else Http404); the verdict is kept like the plan's
+    (:func:`plan_with_phases`), so the dashboard of a region reads the region's row only."""
+    if not _use_cache(cached):
+        return access.get_visible_or_404(Region, user, pk=pk)
+    key = _cache_key("seen-region", user, pk)
+    if cache.get(key):
+        region = read_one(Region, {"id": pk})
+        if region is not None:
+            return region
+    region = access.get_visible_or_404(Region, user, pk=pk)
+    cache.set(key, True, DASHBOARD_CACHE_SECONDS)
+    return region
+
+
+def plan_with_phases(*, user: Any, pk: int, cached: bool | None = None) -> tuple[Plan, list[Phase]]:
+    """The plan ``pk`` if ``user`` may see it (else Http404), and its phases in order.
+
+    Seeing a plan is decided by its rule (a subquery over its tasks); the verdict and the phases
+    are kept under the scope, the plan and the data version, like the figures of the page, so a
+    plan page opened again reads the plan's row and nothing else to know it may be shown.
+    """
+    if not _use_cache(cached):
+        plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
+        return plan, list(plan.phases.all())
+    key = _cache_key("seen", user, pk)
+    phases = cache.get(key)
+    if phases is not None:
+        plan = read_one(Plan, {"id": pk})
+        if plan is not None:
+            # The page asks the plan's region (the right to edit); one plain read, as for the plan.
+            region = read_one(Region, {"id": plan.region_id})
+            if region is not None:
+                plan.region = region
+            return plan, phases
+    plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
+    phases = list(plan.phases.all())
+    cache.set(key, phases, DASHBOARD_CACHE_SECONDS)
+    return plan, phases
+
+
 def plan_overview(
     *,
     user: Any,
@@ -299,26 +341,26 @@ def my_tasks(*, user: Any, today: date | None = None) -> list[tuple[Task, TaskSt
     return _with_status(tasks, day)
 
 
-def _data_version() -> tuple[Any, Any]:
-    """Changes whenever a task or plan is saved (each save adds a history row): two index reads.
+def _data_version() -> tuple[Any, ...]:
+    """Changes whenever a task, plan, phase, region or unit is saved (each save adds a history row;
+    the pages show phases and regions' and units' names too): one statement of five index reads.
 
     Every dashboard and plan page asks this on every request, so it is one plain statement (going
     through ``Model.history`` builds a history manager class on each access).
     """
-    task_table, plan_table = _HISTORY_TABLES or _history_tables()
+    tables = _HISTORY_TABLES or _history_tables()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT (SELECT MAX(history_id) FROM {task_table}), (SELECT MAX(history_id) FROM {plan_table})"  # noqa: S608  # nosec B608
+            "SELECT " + ", ".join(f"(SELECT MAX(history_id) FROM {table})" for table in tables)  # noqa: S608  # nosec B608
         )
-        task_version, plan_version = cursor.fetchone()
-    return task_version, plan_version
+        return tuple(cursor.fetchone())
 
 
 _HISTORY_TABLES: list[str] = []
 
 
 def _history_tables() -> list[str]:
-    _HISTORY_TABLES[:] = [Task.history.model._meta.db_table, Plan.history.model._meta.db_table]
+    _HISTORY_TABLES[:] = [model.history.model._meta.db_table for model in (Task, Plan, Phase, Region, Unit)]
     return _HISTORY_TABLES
 
 
@@ -327,9 +369,13 @@ def _use_cache(cached: bool | None) -> bool:
 
 
 def _cache_key(kind: str, user: Any, *parts: Any) -> str:
-    """A cache key under the user's scope, ``parts`` and the data version (two index reads)."""
+    """A cache key under the user's scope, ``parts`` and the data version (one statement)."""
     scope = access.scope_of(user)
-    identity = repr((scope.is_superuser, sorted(scope.staff_paths), *parts, _data_version()))
+    # Everything visibility reads from a scope: its roles' regions, the units it acts for (tasks
+    # naming the unit) and the home region (regions above it are seen) — not who the user is, so
+    # people with the same scope share what is kept.
+    roles = sorted((role, sorted(paths)) for role, paths in scope.role_paths.items() if paths)
+    identity = repr((scope.is_superuser, roles, scope.unit_ids, scope.home_region_path, *parts, _data_version()))
     return f"plans:{kind}:" + hashlib.sha256(identity.encode()).hexdigest()
 
 

@@ -156,47 +156,61 @@ def _plan_rows_html(
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     today = _today()
-    plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
-    phases = list(plan.phases.all())
+    plan, phases = selectors.plan_with_phases(user=user, pk=pk)
     filters = _task_filters(request, phases)
     # Top-level rows a page at a time; a fanned-out task's village rows are counted by light here
     # and loaded on demand (task_children), so the page does not grow with the villages.
     overview = selectors.plan_overview(user=user, plan=plan, today=today, **filters)
     page = paginate(request, overview["top"])
-    filter_query = _filter_query(filters)
-    # A page's rows are the same for everyone with this scope and filters until the data changes:
-    # rendered once under the overview's cache key (which holds the scope, filters, day and data version).
-    rows_html = _cached_html(
-        f"{overview['key']}:rows:{page.number}:{get_language()}" if overview["key"] else None,
-        lambda: _plan_rows_html(user, plan, overview, list(page.object_list), filter_query, today),
-    )
-    context = {
-        "plan": plan,
-        "phases": phases,
-        "phase": filters["phase"],
-        # The unit filter offers the units that appear in this plan's matrix (a county plan's
-        # 200 village committees: joined once per data version, like the rows).
-        "unit_options": _cached_html(
-            f"{overview['key']}:units:{get_language()}" if overview["key"] else None,
-            lambda: format_html_join(
-                "",
-                '<option value="{}"{}>{}</option>',
-                (
-                    (pk, " selected" if filters["unit"] and pk == filters["unit"].pk else "", name)
-                    for pk, name in overview["units"]
+    can_change = access.can(user, access.CHANGE, plan)
+    key = overview["key"]
+    language = get_language()
+
+    def main() -> str:
+        filter_query = _filter_query(filters)
+        # A page's rows are the same for everyone with this scope and filters until the data changes:
+        # rendered once under the overview's cache key (which holds the scope, filters, day and data version).
+        rows_html = _cached_html(
+            f"{key}:rows:{page.number}:{language}" if key else None,
+            lambda: _plan_rows_html(user, plan, overview, list(page.object_list), filter_query, today),
+        )
+        context = {
+            "plan": plan,
+            "phases": phases,
+            "phase": filters["phase"],
+            # The unit filter offers the units that appear in this plan's matrix (a county plan's
+            # 200 village committees: joined once per data version, like the rows).
+            "unit_options": _cached_html(
+                f"{key}:units:{language}" if key else None,
+                lambda: format_html_join(
+                    "",
+                    '<option value="{}"{}>{}</option>',
+                    (
+                        (pk, " selected" if filters["unit"] and pk == filters["unit"].pk else "", name)
+                        for pk, name in overview["units"]
+                    ),
                 ),
             ),
-        ),
-        "unit": filters["unit"],
-        "light": filters["light"] or "",
-        "lights": Light.choices,
-        "page": page,
-        # Like the dashboard, count the tasks that carry work: a fanned-out parent counts through its children.
-        "counts": _light_cells(overview["counts"]),
-        "filtered": any(filters.values()),
-        "rows_html": rows_html,
-        "can_change": access.can(user, access.CHANGE, plan),
-        "tab": "detail",
+            "unit": filters["unit"],
+            "light": filters["light"] or "",
+            "lights": Light.choices,
+            "page": page,
+            # Like the dashboard, count the tasks that carry work: a fanned-out parent counts through its children.
+            "counts": _light_cells(overview["counts"]),
+            "filtered": any(filters.values()),
+            "rows_html": rows_html,
+            "can_change": can_change,
+            "tab": "detail",
+        }
+        return render_to_string("plans/_plan_main.html", context, request=request)
+
+    main_key = f"{key}:main:{int(can_change)}:{request.GET.urlencode()}:{language}" if key else None
+    context = {
+        "plan": plan,
+        # Everything above the evidence panel is the same for everyone with this scope, the same
+        # right to edit and the same query string until the data changes (the overview's key holds
+        # the scope, filters, day and the version of tasks, plans, phases, regions and units).
+        "main": _cached_html(main_key, main),
         # The plan's original document (红头文件) and other files hang on the plan as evidence.
         **evidence_context(request, plan),
     }
@@ -545,14 +559,14 @@ def _default_region(user: Any) -> Region | None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     region_id = int_or_none(request.GET.get("region"))
-    region = access.get_visible_or_404(Region, user, pk=region_id) if region_id else _default_region(user)
+    region = selectors.visible_region(user=user, pk=region_id) if region_id else _default_region(user)
     if region is None:
         raise Http404("not found")
     today = _today()
-    children = Region.objects.visible_to(user).filter(parent=region, is_active=True).order_by("path")
-    # The body is the same for everyone with this scope, region, day and data version: rendered
-    # once under the selector's cache key, a cached request reads the session, the scope and the
-    # version only (a rendered county table of 200 units costs tens of milliseconds).
+    # The body is the same for everyone with this scope, region, day and data version (which
+    # regions' and units' changes move too): rendered once under the selector's cache key, a cached
+    # request reads the session, the scope, the region and the version only (a rendered county
+    # table of 200 units costs tens of milliseconds).
     key = selectors.dashboard_key(user=user, region=region, today=today)
     body = _cached_html(
         f"{key}:body:{get_language()}" if key else None,
@@ -561,7 +575,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             _dashboard_context(selectors.dashboard(user=user, region=region, today=today, key=key)),
         ),
     )
-    context = {"region": region, "children": children, "body": body}
+    regions = _cached_html(
+        f"{key}:regions:{get_language()}" if key else None,
+        lambda: render_to_string(
+            "plans/_dashboard_regions.html",
+            {
+                "region": region,
+                "children": Region.objects.visible_to(user).filter(parent=region, is_active=True).order_by("path"),
+            },
+        ),
+    )
+    context = {"region": region, "regions": regions, "body": body}
     return render(request, "plans/dashboard.html", context)
 
 

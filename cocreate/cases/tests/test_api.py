@@ -22,7 +22,7 @@ from cocreate.core.models import PersonalDataAccess, Role, User
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 S = h.S
 
 

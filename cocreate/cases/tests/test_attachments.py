@@ -33,7 +33,7 @@ def _file(name: str, data: bytes, content_type: str = "image/jpeg") -> SimpleUpl
 def _client(user: Any) -> Client:
     client = Client()
     if user is not None:
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend="cocreate.core.hotpath.UserBackend")
     return client
 
 

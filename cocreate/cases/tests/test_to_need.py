@@ -40,7 +40,7 @@ def _everything(case: Case) -> dict[str, Any]:
 def _client(user: Any) -> Client:
     client = Client()
     if user is not None:
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend="cocreate.core.hotpath.UserBackend")
     return client
 
 

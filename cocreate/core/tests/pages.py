@@ -9,7 +9,7 @@ from django.test import Client
 from cocreate.conftest import OUTSIDE_MARKER
 
 # force_login needs one backend; axes' own backend would count the login attempts.
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 
 
 def login(client: Client, user: Any) -> Client:

@@ -32,7 +32,7 @@ from cocreate.core.models import (
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 LIST_URLS = [
     "/api/regions",
     "/api/units",

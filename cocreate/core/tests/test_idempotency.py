@@ -18,7 +18,7 @@ from cocreate.core import idempotency, tokens
 from cocreate.core.models import ApiToken, IdempotencyKey, Role, User
 from cocreate.core.tests.concurrency import race
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 
 
 def login(user: User) -> Client:

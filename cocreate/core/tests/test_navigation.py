@@ -39,3 +39,26 @@ def test_the_menu_follows_the_language_and_callers_cannot_spoil_the_cache(world:
         english = navigation_for(staff)
     assert [i["url"] for i in chinese] == [i["url"] for i in english]
     assert [i["label"] for i in chinese] != [i["label"] for i in english]
+
+
+def test_the_rendered_menu_marks_one_entry_and_escapes_labels(world: World) -> None:
+    from django.urls import reverse
+
+    from cocreate.core.navigation import navigation_html
+
+    staff = world.user(Role.VILLAGE_STAFF)
+
+    def marked(view_name: str) -> list[str]:
+        entries = str(navigation_html(staff, view_name)).split("</li>")
+        return [entry for entry in entries if 'aria-current="page"' in entry]
+
+    # need_list and need_screening share a section: the page's own entry is the one marked.
+    [entry] = marked("participation:need_screening")
+    assert f'href="{reverse("participation:need_screening")}"' in entry
+    # A detail page marks its list's entry.
+    [entry] = marked("core:household_detail")
+    assert f'href="{reverse("core:household_list")}"' in entry
+    assert marked("core:nothing_here") == []
+    assert navigation_html(None, "core:home") == ""
+    html = navigation_html(staff, "core:home")
+    assert [f'href="{item["url"]}"' in html for item in navigation_for(staff)] == [True] * len(navigation_for(staff))

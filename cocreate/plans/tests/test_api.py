@@ -18,7 +18,7 @@ from cocreate.plans.status import Light, task_light
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 
 
 def as_user(user: User, *, csrf: bool = False) -> Client:

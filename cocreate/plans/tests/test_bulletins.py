@@ -28,7 +28,7 @@ from cocreate.plans.status import Light, task_light
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 Q1: dict[str, Any] = {"period_start": date(2026, 1, 1), "period_end": date(2026, 3, 31)}
 # A day after the first quarter: the lights are taken on 31 March (the period's last day).
 APRIL = date(2026, 4, 10)

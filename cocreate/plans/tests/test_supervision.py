@@ -32,7 +32,7 @@ from cocreate.plans.models import (
 
 pytestmark = pytest.mark.django_db
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "cocreate.core.hotpath.UserBackend"
 N_PARALLEL = 6
 
 

@@ -834,3 +834,41 @@ def test_task_edit_is_404_for_who_may_not_change(client: Client, world: World, r
 def test_out_of_scope_task_edit_is_404(client: Client, world: World) -> None:
     login(client, world.user(Role.ADMIN))
     assert client.get(reverse("plans:task_edit", args=[rec(world, "outside_task").pk])).status_code == 404
+
+
+def test_cached_plan_page_and_dashboard_keep_scope_rights_and_changes_apart(
+    client: Client, world: World, settings: Any
+) -> None:
+    """What the two pages keep (visibility verdicts, the rendered page above the evidence panel,
+    the region switch) is never shown to another scope, another right to edit, or after a change."""
+    from cocreate.core import services as core_services
+    from cocreate.core.models import Membership, User
+
+    settings.TESTING = False  # keep verdicts and rendered parts as in production
+    cache.clear()
+    plan = rec(world, "parent_task").plan
+    plan_url = reverse("plans:plan_detail", args=[plan.pk])
+    edit_url = reverse("plans:plan_edit", args=[plan.pk])
+    town = world.regions["town_a"]
+    dashboard_url = reverse("plans:dashboard") + f"?region={town.pk}"
+    manager = world.user(Role.LEADER)
+    for _ in range(2):  # computed, then kept
+        assert edit_url in ok(login(client, manager).get(plan_url))
+        ok(client.get(dashboard_url), "甲村")
+    # Same county, no right to edit: the kept page of the leader is not reused.
+    assert edit_url not in ok(login(client, world.user(Role.INSPECTOR)).get(plan_url))
+    # Another county's plan manager: the kept verdicts do not let them in.
+    outsider = User.objects.create_user(phone="13700008889", password="x-Passw0rd-x", display_name="乙镇干部")
+    Membership.objects.create(user=outsider, role=Role.TOWN_STAFF, region=world.regions["town_b"])
+    login(client, outsider)
+    assert client.get(plan_url).status_code == 404
+    assert client.get(dashboard_url).status_code == 404
+    # A new phase and a renamed village show at once.
+    services.phase_add(
+        actor=manager, plan=plan, name="巩固提升阶段", starts_on=plan.starts_on, ends_on=plan.ends_on, order=9
+    )
+    admin, village = world.user(Role.ADMIN), world.regions["village_a"]
+    core_services.region_update(actor=admin, region=village, data={"name": "新甲村"})
+    login(client, manager)
+    ok(client.get(plan_url), "巩固提升阶段")
+    ok(client.get(dashboard_url), "新甲村")
