@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import get_script_prefix, reverse
 from django.utils.functional import SimpleLazyObject
 
 from cocreate.core.navigation import navigation_for, navigation_html
@@ -29,4 +30,26 @@ def ui(request: HttpRequest) -> dict[str, Any]:
 
     # The base template prints nav_html (rendered once per menu and section); nav_items, the
     # same entries as data, is built only when something asks for it.
-    return {"large_text": large, "nav_html": navigation_html(user, view_name), "nav_items": SimpleLazyObject(items)}
+    return {
+        "large_text": large,
+        "nav_html": navigation_html(user, view_name),
+        "nav_items": SimpleLazyObject(items),
+        "base_urls": _base_urls(),
+    }
+
+
+_BASE_URLS: dict[str, dict[str, str]] = {}
+
+
+def _base_urls() -> dict[str, str]:
+    """The base template's own links, reversed once per process (and script prefix)."""
+    prefix = get_script_prefix()
+    urls = _BASE_URLS.get(prefix)
+    if urls is None:
+        urls = _BASE_URLS[prefix] = {
+            "home": reverse("core:home"),
+            "logout": reverse("core:logout"),
+            "text_size": reverse("core:text_size"),
+            "set_language": reverse("set_language"),
+        }
+    return urls
