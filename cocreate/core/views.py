@@ -243,7 +243,9 @@ def _service_errors_as_message(request: HttpRequest, exc: ValidationError) -> No
 
 def _evidence_context(request: HttpRequest, target: models.Model) -> dict[str, Any]:
     """What every detail page shows in its evidence panel: the list and the upload form."""
-    attachments = selectors.attachments_for(user=request.user, target=target).select_related("uploaded_by__person")
+    found = selectors.attachments_for(user=request.user, target=target)
+    # A record without files lists nothing (even an empty queryset builds its SELECT when asked).
+    attachments = [] if found.query.is_empty() else found.select_related("uploaded_by__person")
     return {
         "attachments": attachments,
         "upload_form": AttachmentUploadForm(),
