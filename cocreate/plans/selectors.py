@@ -168,12 +168,12 @@ def assignable_people(user: Any) -> QuerySet[User]:
     )
 
 
-def visible_region(*, user: Any, pk: int, cached: bool | None = None) -> Region:
+def visible_region(*, user: Any, pk: int, cached: bool | None = None, version: Any = None) -> Region:
     """The region ``pk`` if ``user`` may see it (else Http404); the verdict is kept like the plan's
     (:func:`plan_with_phases`), so the dashboard of a region reads the region's row only."""
     if not _use_cache(cached):
         return access.get_visible_or_404(Region, user, pk=pk)
-    key = _cache_key("seen-region", user, pk)
+    key = _cache_key("seen-region", user, pk, version=version)
     if cache.get(key):
         region = read_one(Region, {"id": pk})
         if region is not None:
@@ -183,7 +183,9 @@ def visible_region(*, user: Any, pk: int, cached: bool | None = None) -> Region:
     return region
 
 
-def plan_with_phases(*, user: Any, pk: int, cached: bool | None = None) -> tuple[Plan, list[Phase]]:
+def plan_with_phases(
+    *, user: Any, pk: int, cached: bool | None = None, version: Any = None
+) -> tuple[Plan, list[Phase]]:
     """The plan ``pk`` if ``user`` may see it (else Http404), and its phases in order.
 
     Seeing a plan is decided by its rule (a subquery over its tasks); the verdict and the phases
@@ -193,7 +195,7 @@ def plan_with_phases(*, user: Any, pk: int, cached: bool | None = None) -> tuple
     if not _use_cache(cached):
         plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
         return plan, list(plan.phases.all())
-    key = _cache_key("seen", user, pk)
+    key = _cache_key("seen", user, pk, version=version)
     phases = cache.get(key)
     if phases is not None:
         plan = read_one(Plan, {"id": pk})
@@ -218,6 +220,7 @@ def plan_overview(
     light: str | None = None,
     today: date | None = None,
     cached: bool | None = None,
+    version: Any = None,
 ) -> dict[str, Any]:
     """What the plan page shows around a page of rows, in three queries whatever the plan's size.
 
@@ -237,7 +240,8 @@ def plan_overview(
     day = _today(today)
     if not _use_cache(cached):
         return {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": None}
-    key = _cache_key("plan", user, plan.pk, unit.pk if unit else None, phase.pk if phase else None, light, day)
+    parts = (plan.pk, unit.pk if unit else None, phase.pk if phase else None, light, day)
+    key = _cache_key("plan", user, *parts, version=version)
     data = cache.get(key)
     if data is None:
         data = {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": key}
@@ -368,23 +372,33 @@ def _use_cache(cached: bool | None) -> bool:
     return (not settings.TESTING) if cached is None else cached
 
 
-def _cache_key(kind: str, user: Any, *parts: Any) -> str:
+def data_version(*, cached: bool | None = None) -> Any:
+    """The data version the pages' kept parts are keyed by, or None when not caching: a view asks
+    it once and hands it to each selector it calls, instead of one statement per selector."""
+    return _data_version() if _use_cache(cached) else None
+
+
+def _cache_key(kind: str, user: Any, *parts: Any, version: Any = None) -> str:
     """A cache key under the user's scope, ``parts`` and the data version (one statement)."""
     scope = access.scope_of(user)
     # Everything visibility reads from a scope: its roles' regions, the units it acts for (tasks
     # naming the unit) and the home region (regions above it are seen) — not who the user is, so
     # people with the same scope share what is kept.
     roles = sorted((role, sorted(paths)) for role, paths in scope.role_paths.items() if paths)
-    identity = repr((scope.is_superuser, roles, scope.unit_ids, scope.home_region_path, *parts, _data_version()))
+    identity = repr(
+        (scope.is_superuser, roles, scope.unit_ids, scope.home_region_path, *parts, version or _data_version())
+    )
     return f"plans:{kind}:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
-def dashboard_key(*, user: Any, region: Region, today: date | None = None, cached: bool | None = None) -> str | None:
+def dashboard_key(
+    *, user: Any, region: Region, today: date | None = None, cached: bool | None = None, version: Any = None
+) -> str | None:
     """The key :func:`dashboard` caches this user's, region's and day's figures under, or None when
     not caching; the page caches what it renders under it too. Two index reads (the data version)."""
     if not _use_cache(cached):
         return None
-    return _cache_key("dashboard", user, region.pk, region.path, _today(today))
+    return _cache_key("dashboard", user, region.pk, region.path, _today(today), version=version)
 
 
 def dashboard(

@@ -156,11 +156,13 @@ def _plan_rows_html(
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     today = _today()
-    plan, phases = selectors.plan_with_phases(user=user, pk=pk)
+    # One data version for every kept part of this request.
+    version = selectors.data_version()
+    plan, phases = selectors.plan_with_phases(user=user, pk=pk, version=version)
     filters = _task_filters(request, phases)
     # Top-level rows a page at a time; a fanned-out task's village rows are counted by light here
     # and loaded on demand (task_children), so the page does not grow with the villages.
-    overview = selectors.plan_overview(user=user, plan=plan, today=today, **filters)
+    overview = selectors.plan_overview(user=user, plan=plan, today=today, version=version, **filters)
     page = paginate(request, overview["top"])
     can_change = access.can(user, access.CHANGE, plan)
     key = overview["key"]
@@ -559,7 +561,9 @@ def _default_region(user: Any) -> Region | None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     region_id = int_or_none(request.GET.get("region"))
-    region = selectors.visible_region(user=user, pk=region_id) if region_id else _default_region(user)
+    # One data version for every kept part of this request.
+    version = selectors.data_version()
+    region = selectors.visible_region(user=user, pk=region_id, version=version) if region_id else _default_region(user)
     if region is None:
         raise Http404("not found")
     today = _today()
@@ -567,7 +571,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # regions' and units' changes move too): rendered once under the selector's cache key, a cached
     # request reads the session, the scope, the region and the version only (a rendered county
     # table of 200 units costs tens of milliseconds).
-    key = selectors.dashboard_key(user=user, region=region, today=today)
+    key = selectors.dashboard_key(user=user, region=region, today=today, version=version)
     body = _cached_html(
         f"{key}:body:{get_language()}" if key else None,
         lambda: render_to_string(
