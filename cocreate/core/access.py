@@ -146,25 +146,27 @@ def scope_of(user: Any) -> Scope:
 def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, str, int | None]], Any]:
     """The user's active memberships (role, region path, unit) and their person's (household, path).
 
-    Every signed-in request runs these two reads (navigation, every visibility rule), so they are
-    plain SQL: building them through the ORM cost more than running them.
+    Every signed-in request runs these reads (navigation, every visibility rule), so they are one
+    plain statement: building them through the ORM cost more than running them.
     """
     membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT m.role, r.path, m.unit_id FROM {membership} m JOIN {region} r ON r.id = m.region_id "  # noqa: S608  # nosec B608
-            "WHERE m.user_id = %s AND m.is_active AND r.is_active",
-            [user_id],
+    sql = (
+        f"SELECT 'm', m.role, r.path, m.unit_id, NULL FROM {membership} m JOIN {region} r ON r.id = m.region_id "  # noqa: S608  # nosec B608
+        "WHERE m.user_id = %s AND m.is_active AND r.is_active"
+    )
+    params: list[Any] = [user_id]
+    if person_id:
+        # One statement for both reads: each is a round trip to a database server.
+        sql += (
+            f" UNION ALL SELECT 'p', NULL, r.path, NULL, p.household_id FROM {person} p "  # noqa: S608  # nosec B608
+            f"JOIN {region} r ON r.id = p.region_id WHERE p.id = %s"
         )
-        memberships = [(role, path, unit_id) for role, path, unit_id in cursor.fetchall()]
-        found = None
-        if person_id:
-            cursor.execute(
-                f"SELECT p.household_id, r.path FROM {person} p JOIN {region} r ON r.id = p.region_id "  # noqa: S608  # nosec B608
-                "WHERE p.id = %s",
-                [person_id],
-            )
-            found = cursor.fetchone()
+        params.append(person_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    memberships = [(role, path, unit_id) for kind, role, path, unit_id, _household in rows if kind == "m"]
+    found = next(((household, path) for kind, _role, path, _unit, household in rows if kind == "p"), None)
     return memberships, found
 
 
