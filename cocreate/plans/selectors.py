@@ -221,6 +221,7 @@ def plan_overview(
     today: date | None = None,
     cached: bool | None = None,
     version: Any = None,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """What the plan page shows around a page of rows, in three queries whatever the plan's size.
 
@@ -234,19 +235,39 @@ def plan_overview(
     * ``units``: (id, name) of the visible units in the plan's matrix, for the unit filter.
 
     Cached like :func:`dashboard` (scope, plan, filters, day, data version), so any task or
-    plan change shows at once; ``key`` is that cache key (None uncached), for the page to cache
-    what it renders from the figures under it too.
+    plan change shows at once; ``key`` is that cache key (None uncached; :func:`plan_overview_key`),
+    for the page to cache what it renders from the figures under it too.
     """
     day = _today(today)
     if not _use_cache(cached):
         return {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": None}
-    parts = (plan.pk, unit.pk if unit else None, phase.pk if phase else None, light, day)
-    key = _cache_key("plan", user, *parts, version=version)
+    key = key or plan_overview_key(
+        user=user, plan=plan, unit=unit, phase=phase, light=light, today=day, version=version
+    )
     data = cache.get(key)
     if data is None:
         data = {**_plan_overview(user=user, plan=plan, unit=unit, phase=phase, light=light, day=day), "key": key}
         cache.set(key, data, DASHBOARD_CACHE_SECONDS)
     return data
+
+
+def plan_overview_key(
+    *,
+    user: Any,
+    plan: Plan,
+    unit: Unit | None = None,
+    phase: Phase | None = None,
+    light: str | None = None,
+    today: date | None = None,
+    cached: bool | None = None,
+    version: Any = None,
+) -> str | None:
+    """The key :func:`plan_overview` keeps its figures under (scope, plan, filters, day, data
+    version), or None when not caching."""
+    if not _use_cache(cached):
+        return None
+    parts = (plan.pk, unit.pk if unit else None, phase.pk if phase else None, light, _today(today))
+    return _cache_key("plan", user, *parts, version=version)
 
 
 def _plan_overview(

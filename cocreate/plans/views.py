@@ -160,15 +160,15 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = selectors.data_version()
     plan, phases = selectors.plan_with_phases(user=user, pk=pk, version=version)
     filters = _task_filters(request, phases)
-    # Top-level rows a page at a time; a fanned-out task's village rows are counted by light here
-    # and loaded on demand (task_children), so the page does not grow with the villages.
-    overview = selectors.plan_overview(user=user, plan=plan, today=today, version=version, **filters)
-    page = paginate(request, overview["top"])
+    key = selectors.plan_overview_key(user=user, plan=plan, today=today, version=version, **filters)
     can_change = access.can(user, access.CHANGE, plan)
-    key = overview["key"]
     language = get_language()
 
     def main() -> str:
+        # Top-level rows a page at a time; a fanned-out task's village rows are counted by light
+        # here and loaded on demand (task_children), so the page does not grow with the villages.
+        overview = selectors.plan_overview(user=user, plan=plan, today=today, key=key, **filters)
+        page = paginate(request, overview["top"])
         filter_query = _filter_query(filters)
         # A page's rows are the same for everyone with this scope and filters until the data changes:
         # rendered once under the overview's cache key (which holds the scope, filters, day and data version).
