@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, path
+from django.utils.translation import get_language
 from ninja import NinjaAPI
 from ninja.renderers import JSONRenderer
 
@@ -50,6 +51,18 @@ class CocreateAPI(NinjaAPI):
         urls = super()._get_urls()
         urls.append(path("<path:rest>", unknown_route, name="unknown"))
         return urls
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        """The schema, built once per process for each prefix and language: the routes do not
+        change while it runs, and building it takes seconds (≈ 400 KB for ~300 operations)."""
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        schemas = self.__dict__.setdefault("_schemas", {})
+        key = (path_prefix, get_language())
+        schema = schemas.get(key)
+        if schema is None:
+            schema = schemas[key] = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return schema
 
 
 api = CocreateAPI(

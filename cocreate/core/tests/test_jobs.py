@@ -305,7 +305,8 @@ class Serve:
         deadline = time.monotonic() + 150  # two test processes on two cores: startup can be slow
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/openapi.json", timeout=2) as response:
+                # The first schema is built in the request (seconds on a busy machine), then kept.
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/openapi.json", timeout=20) as response:
                     assert response.status == 200
                 if "sweep_outbox" in self.output:  # the consumer is up and found the jobs
                     return
