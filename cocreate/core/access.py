@@ -309,10 +309,10 @@ def attachments_on(target: models.Model, user: Any) -> QuerySet[Attachment]:
     subquery over every visible case, to list a work plan's files)."""
     model = type(target)._meta.concrete_model or type(target)
     content_type = ContentType.objects.get_for_model(model)
-    qs = Attachment.objects.filter(content_type=content_type, object_id=str(target.pk))
     if not _has_attachments(content_type.pk, str(target.pk)):
         # Most records carry no files: one index read instead of building the scoped query.
-        return qs.none()
+        return Attachment.objects.none()
+    qs = Attachment.objects.filter(content_type=content_type, object_id=str(target.pk))
     scope = scope_of(user)
     if scope.is_superuser:
         return qs

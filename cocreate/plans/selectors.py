@@ -196,18 +196,16 @@ def plan_with_phases(
         plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
         return plan, list(plan.phases.all())
     key = _cache_key("seen", user, pk, version=version)
-    phases = cache.get(key)
-    if phases is not None:
+    kept = cache.get(key)
+    if kept is not None:
+        phases, region = kept
         plan = read_one(Plan, {"id": pk})
-        if plan is not None:
-            # The page asks the plan's region (the right to edit); one plain read, as for the plan.
-            region = read_one(Region, {"id": plan.region_id})
-            if region is not None:
-                plan.region = region
+        if plan is not None and plan.region_id == region.pk:
+            plan.region = region  # the page asks its path (the right to edit)
             return plan, phases
     plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
     phases = list(plan.phases.all())
-    cache.set(key, phases, DASHBOARD_CACHE_SECONDS)
+    cache.set(key, (phases, plan.region), DASHBOARD_CACHE_SECONDS)
     return plan, phases
 
 
