@@ -26,6 +26,7 @@ from django.db.models.sql.query import Query
 from django.utils import timezone
 
 M = TypeVar("M", bound=models.Model)
+_OPERATORS = {"": "=", "gt": ">"}
 
 
 def _plan(model: type[models.Model], alias: str) -> tuple[str, list[str], Any, Any]:
@@ -58,9 +59,9 @@ def read_one(model: type[M], where: dict[str, Any], *, alias: str | None = None)
     for key, value in where.items():
         column, _, lookup = key.partition("__")
         field = model._meta.get_field(column)
-        if not isinstance(field, models.Field):
-            raise TypeError(f"{key}: not a column of {model.__name__}")
-        conditions.append(f"{quote(field.column)} {'>' if lookup == 'gt' else '='} %s")
+        if not isinstance(field, models.Field) or lookup not in _OPERATORS:
+            raise TypeError(f"{key}: not a column of {model.__name__} with = or __gt")
+        conditions.append(f"{quote(field.column)} {_OPERATORS[lookup]} %s")
         params.append(field.get_db_prep_value(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(f"{select} WHERE {' AND '.join(conditions)}", params)

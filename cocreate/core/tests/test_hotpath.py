@@ -38,6 +38,8 @@ def test_read_one_gives_what_the_orm_gives(world: World) -> None:
     assert read_one(Region, {"id": 999_999}) is None
     with pytest.raises(TypeError):
         read_one(Region, {"children": 1})
+    with pytest.raises(TypeError):
+        read_one(Region, {"id__lt": 1})
 
 
 def test_sessions_load_as_djangos_store_loads_them(world: World) -> None:
