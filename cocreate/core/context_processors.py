@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 from django.utils.functional import SimpleLazyObject
 
-from cocreate.core.navigation import navigation_for, navigation_html
+from cocreate.core.navigation import active_entry, navigation_for, navigation_html
 
 LARGE_TEXT_COOKIE = "cc_large_text"
 
@@ -23,9 +23,9 @@ def ui(request: HttpRequest) -> dict[str, Any]:
 
     def items() -> list[dict[str, str]]:
         entries = navigation_for(user)
+        active = active_entry(entries, view_name)
         for item in entries:
-            # "core:household_" stays highlighted on "core:household_detail" too.
-            item["active"] = "1" if view_name.startswith(item["section"]) else ""
+            item["active"] = "1" if item["name"] == active else ""
         return entries
 
     # The base template prints nav_html (rendered once per menu and section); nav_items, the

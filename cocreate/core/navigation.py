@@ -99,11 +99,7 @@ def navigation_html(user: Any, view_name: str) -> SafeString:
     if user is None or not user.is_authenticated:
         return SafeString("")
     key, items = _items(user)
-    # The page's own entry; else the first of its section ("core:household_" stays highlighted on
-    # "core:household_detail"). One entry only: aria-current names one page.
-    active = next((item["name"] for item in items if item["name"] == view_name), "") or next(
-        (item["name"] for item in items if view_name.startswith(item["section"])), ""
-    )
+    active = active_entry(items, view_name)
     html = _HTML.get((key, active))
     if html is None:
         html = format_html_join(
@@ -123,6 +119,15 @@ def navigation_html(user: Any, view_name: str) -> SafeString:
             _HTML.clear()
         _HTML[(key, active)] = html
     return html
+
+
+def active_entry(items: list[dict[str, str]], view_name: str) -> str:
+    """The name of the entry to mark on ``view_name``'s page: its own; else the first of its section
+    ("core:household_" stays highlighted on "core:household_detail"). One entry only: aria-current
+    names one page."""
+    return next((item["name"] for item in items if item["name"] == view_name), "") or next(
+        (item["name"] for item in items if view_name.startswith(item["section"])), ""
+    )
 
 
 def _items(user: Any) -> tuple[tuple[Any, ...], list[dict[str, str]]]:
