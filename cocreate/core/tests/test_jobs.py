@@ -327,9 +327,15 @@ class Serve:
             return s.connect_ex(("127.0.0.1", self.port)) != 0
 
     def kill(self) -> None:
+        """Stops serve and its children: a test that failed before serve stopped them itself must
+        not leave a web server and a job consumer running (seen: orphans for an hour)."""
         if self.process.poll() is None:
+            children = self.children()
             self.process.kill()
             self.process.wait()
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
 
 
 def test_serve_runs_web_and_consumer_and_stops_both_on_sigterm(tmp_path: Path) -> None:
