@@ -140,6 +140,16 @@ else:
     # JIT compilation costs PostgreSQL more than it saves on dashboard-sized queries (720 ms of
     # compiling for a 270 ms query in bench/plans_dashboard).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that reads the socket instead of sending SELECT 1
+        # on every request (cocreate/core/pgbackend/base.py).
+        DATABASES["default"]["ENGINE"] = "cocreate.core.pgbackend"
+    if env_bool("DB_PREPARED_STATEMENTS", True):
+        # Statements bound on the server and prepared from their second run: the session, user,
+        # scope and version reads of every request skip PostgreSQL's parse and plan. Turn off
+        # behind a pooler in transaction mode that cannot keep prepared statements (docs/operations.md).
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and job queue ----------------------------------------------------------------------

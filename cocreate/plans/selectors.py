@@ -20,7 +20,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cocreate.core import access
-from cocreate.core.hotpath import read_one
 from cocreate.core.models import Membership, Person, Region, Unit, User, subtree_q
 from cocreate.plans.models import (
     Milestone,
@@ -169,17 +168,35 @@ def assignable_people(user: Any) -> QuerySet[User]:
 
 
 def visible_region(*, user: Any, pk: int, cached: bool | None = None, version: Any = None) -> Region:
-    """The region ``pk`` if ``user`` may see it (else Http404); the verdict is kept like the plan's
-    (:func:`plan_with_phases`), so the dashboard of a region reads the region's row only."""
+    """The region ``pk`` if ``user`` may see it (else Http404); the verdict and the row are kept
+    like the plan's (:func:`plan_with_phases`): regions' changes move the data version."""
     if not _use_cache(cached):
         return access.get_visible_or_404(Region, user, pk=pk)
     key = _cache_key("seen-region", user, pk, version=version)
-    if cache.get(key):
-        region = read_one(Region, {"id": pk})
-        if region is not None:
-            return region
+    region = cache.get(key)
+    if isinstance(region, Region):
+        return region
     region = access.get_visible_or_404(Region, user, pk=pk)
-    cache.set(key, True, DASHBOARD_CACHE_SECONDS)
+    cache.set(key, region, DASHBOARD_CACHE_SECONDS)
+    return region
+
+
+def home_region(*, user: Any, cached: bool | None = None, version: Any = None) -> Region | None:
+    """The widest region the user works in (where their dashboard starts), kept under the scope
+    and the data version like :func:`visible_region`."""
+    scope = access.scope_of(user)
+    if not (scope.staff_paths or scope.is_superuser):
+        return None
+    key = _cache_key("home-region", user, version=version) if _use_cache(cached) else None
+    region = cache.get(key) if key else None
+    if isinstance(region, Region):
+        return region
+    if scope.staff_paths:
+        region = Region.objects.filter(path__in=scope.staff_paths).order_by("depth", "path").first()
+    else:
+        region = Region.objects.filter(parent__isnull=True).order_by("path").first()
+    if key and region is not None:
+        cache.set(key, region, DASHBOARD_CACHE_SECONDS)
     return region
 
 
@@ -188,9 +205,10 @@ def plan_with_phases(
 ) -> tuple[Plan, list[Phase]]:
     """The plan ``pk`` if ``user`` may see it (else Http404), and its phases in order.
 
-    Seeing a plan is decided by its rule (a subquery over its tasks); the verdict and the phases
-    are kept under the scope, the plan and the data version, like the figures of the page, so a
-    plan page opened again reads the plan's row and nothing else to know it may be shown.
+    Seeing a plan is decided by its rule (a subquery over its tasks); the verdict, the row (with its
+    issuing unit and region) and the phases are kept under the scope, the plan and the data version
+    (which plans', phases', regions' and units' changes move), like the figures of the page, so a
+    plan page opened again reads nothing more to know it may be shown.
     """
     if not _use_cache(cached):
         plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
@@ -198,14 +216,10 @@ def plan_with_phases(
     key = _cache_key("seen", user, pk, version=version)
     kept = cache.get(key)
     if kept is not None:
-        phases, region = kept
-        plan = read_one(Plan, {"id": pk})
-        if plan is not None and plan.region_id == region.pk:
-            plan.region = region  # the page asks its path (the right to edit)
-            return plan, phases
+        return kept
     plan = access.get_visible_or_404(Plan.objects.select_related("issuing_unit", "region"), user, pk=pk)
     phases = list(plan.phases.all())
-    cache.set(key, (phases, plan.region), DASHBOARD_CACHE_SECONDS)
+    cache.set(key, (plan, phases), DASHBOARD_CACHE_SECONDS)
     return plan, phases
 
 

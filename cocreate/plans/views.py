@@ -547,23 +547,17 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
     return render(request, "plans/my_tasks.html", {"page": page, "counts": counts, "light": light})
 
 
-def _default_region(user: Any) -> Region | None:
-    """The widest region the user works in: where their dashboard starts."""
-    scope = access.scope_of(user)
-    if scope.staff_paths:
-        return Region.objects.filter(path__in=scope.staff_paths).order_by("depth", "path").first()
-    if scope.is_superuser:
-        return Region.objects.filter(parent__isnull=True).order_by("path").first()
-    return None
-
-
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     region_id = int_or_none(request.GET.get("region"))
     # One data version for every kept part of this request.
     version = selectors.data_version()
-    region = selectors.visible_region(user=user, pk=region_id, version=version) if region_id else _default_region(user)
+    region: Region | None
+    if region_id:
+        region = selectors.visible_region(user=user, pk=region_id, version=version)
+    else:
+        region = selectors.home_region(user=user, version=version)
     if region is None:
         raise Http404("not found")
     today = _today()
