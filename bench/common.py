@@ -69,7 +69,10 @@ def serve_wsgi(
     ready_path: str = "/",
     timeout: float = 30.0,
 ) -> Iterator[str]:
-    """Runs gunicorn on a free local port for the duration of the block; yields the base URL."""
+    """Runs gunicorn on a free local port for the duration of the block; yields the base URL.
+
+    Its log is shown when the block fails; ``BENCH_SERVER_LOG=FILE`` keeps a copy in any case
+    (the tracebacks of 5xx answers a benchmark counted)."""
     port = free_port()
     command = [
         *_gunicorn(),
@@ -100,6 +103,9 @@ def serve_wsgi(
             sys.stderr.write(log.read().decode(errors="replace")[-4000:])
             raise
         finally:
+            if os.environ.get("BENCH_SERVER_LOG"):
+                log.seek(0)
+                Path(os.environ["BENCH_SERVER_LOG"]).write_bytes(log.read())
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(10)

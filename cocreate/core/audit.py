@@ -26,11 +26,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core import checks
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from cocreate.core.models import AuditAction, AuditEvent, User
+from cocreate.core.models import AuditAction, AuditEvent, Person, User
 
 logger = logging.getLogger("cocreate.audit")
 
@@ -63,10 +63,30 @@ def client_ip(meta: Any) -> str | None:
 
 
 def _person_name(user: Any) -> str:
+    """The name of the user's person record, else the account's display name.
+
+    A person already loaded is used as it is; otherwise only the name is read (not the whole
+    record, whose ID and phone numbers would be decrypted for nothing). The read may fail — the
+    middleware records a write answered 503 while the database is down — and then the display
+    name stands in: recording never raises.
+    """
     if user is None:
         return ""
-    person = getattr(user, "person", None) if getattr(user, "person_id", None) else None
-    return str(getattr(person, "name", "") or getattr(user, "display_name", "") or "")[:50]
+    name: Any = ""
+    person_id = getattr(user, "person_id", None)
+    if person_id:
+        loaded = user._state.fields_cache.get("person") if hasattr(user, "_state") else None
+        if loaded is not None:
+            name = loaded.name
+        else:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT name FROM {Person._meta.db_table} WHERE id = %s", [person_id])  # noqa: S608  # nosec B608
+                    row = cursor.fetchone()
+                name = row[0] if row else ""
+            except DatabaseError:
+                logger.warning("audit: the name of person %s could not be read", person_id)
+    return str(name or getattr(user, "display_name", "") or "")[:50]
 
 
 def _route_name(request: HttpRequest) -> str:

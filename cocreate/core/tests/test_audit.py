@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.admin.sites import site as admin_site
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -86,6 +86,29 @@ def test_a_write_adds_exactly_one_insert(world: World) -> None:
         client.post(reverse("core:household_edit", args=[household.pk]), {"number": "A-001", "address": "x"})
     audit_sql = [q["sql"] for q in queries.captured_queries if "core_auditevent" in q["sql"]]
     assert len(audit_sql) == 1 and audit_sql[0].lstrip().upper().startswith("INSERT")
+
+
+def test_recording_survives_a_database_that_fails_the_name_read(world: World) -> None:
+    # During a database restart the middleware records a write answered 503; reading the person's
+    # name then failed and turned the 503 into a 500 (bench/faults). The display name stands in.
+    staff = type(world.user(Role.VILLAGE_STAFF)).objects.get(pk=world.user(Role.VILLAGE_STAFF).pk)  # no person loaded
+    staff.display_name = "值班员"
+
+    def fail_person_reads(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "core_person" in sql:
+            raise OperationalError("terminating connection due to administrator command")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_person_reads):
+        event = audit.record(staff, AuditAction.WRITE, status_code=503)
+    assert event is not None and event.user_name == "值班员"
+    # With the database answering, the person's name is recorded, read alone.
+    fresh = type(staff).objects.get(pk=staff.pk)
+    with CaptureQueriesContext(connection) as queries:
+        event = audit.record(fresh, AuditAction.WRITE, status_code=201)
+    assert event is not None and event.user_name == _name(staff)
+    person_sql = [q["sql"] for q in queries.captured_queries if "core_person" in q["sql"]]
+    assert person_sql == [person_sql[0]] and "id_number" not in person_sql[0]
 
 
 def test_an_api_write_with_a_token_is_recorded(world: World) -> None:
