@@ -16,12 +16,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cocreate.core import access
+from cocreate.core.hotpath import read_one
 from cocreate.core.models import Household, Person, Region, subtree_q
 from cocreate.core.services import require
 from cocreate.participation.models import (
@@ -316,17 +317,46 @@ def voter_line(vote: Vote, user: Any) -> Voter | None:
         )
         if household_id is None:
             return None
-        return Voter.objects.filter(vote=vote, household_id=household_id).first()
-    return Voter.objects.filter(vote=vote, person_id=person_id).first()
+        return read_one(Voter, {"vote_id": vote.pk, "household_id": household_id})
+    # One line per person and vote (a unique constraint), read in plain SQL: every ballot asks.
+    return read_one(Voter, {"vote_id": vote.pk, "person_id": person_id})
 
 
 def _insert(vote: Vote, voter: Voter, choice: str, channel: str, actor: Any) -> tuple[Ballot, bool]:
-    """Inserts the line's ballot, or reads back the one a parallel request inserted first."""
-    try:
-        with transaction.atomic():
-            return Ballot.objects.create(vote=vote, voter=voter, choice=choice, channel=channel, cast_by=actor), True
-    except IntegrityError:
+    """Inserts the line's ballot, or reads back the one a parallel request inserted first.
+
+    One statement, ``INSERT … ON CONFLICT (voter_id) DO NOTHING RETURNING id``: the unique roll line
+    decides which of two parallel casts inserts (PostgreSQL makes the second wait for the first's
+    commit), without a savepoint around every ballot.
+    """
+    cast_at = timezone.now()
+    cast_by_id = getattr(actor, "pk", None)
+    fields = {f.attname: f for f in Ballot._meta.concrete_fields}
+    values = {
+        "vote_id": vote.pk,
+        "voter_id": voter.pk,
+        "choice": choice,
+        "channel": channel,
+        "cast_by_id": cast_by_id,
+        "cast_at": cast_at,
+    }
+    columns = ", ".join(connection.ops.quote_name(fields[name].column) for name in values)
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
+    table = connection.ops.quote_name(Ballot._meta.db_table)
+    voter_column = connection.ops.quote_name(fields["voter_id"].column)
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608  # nosec B608
+        f"ON CONFLICT ({voter_column}) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
         return Ballot.objects.get(voter=voter), False
+    ballot = Ballot(id=row[0], **values)
+    ballot._state.adding = False
+    ballot._state.db = connection.alias
+    return ballot, True
 
 
 def _shared(vote: Vote) -> Vote:
