@@ -122,9 +122,12 @@ def scope_of(user: Any) -> Scope:
     cached = getattr(user, "_cocreate_scope", None)
     if cached is not None:
         return cached
+    return _remember_scope(user, *_scope_rows(user.pk, user.person_id))
+
+
+def _remember_scope(user: Any, memberships: list[tuple[str, str, int | None]], person: Any) -> Scope:
     role_paths: dict[str, list[str]] = {}
     unit_ids: set[int] = set()
-    memberships, person = _scope_rows(user.pk, user.person_id)
     for role, path, unit_id in memberships:
         role_paths.setdefault(role, []).append(path)
         if unit_id is not None and role in STAFF_ROLES:
@@ -143,11 +146,40 @@ def scope_of(user: Any) -> Scope:
     return scope
 
 
+def _parse_scope_rows(rows: Iterable[Any]) -> tuple[list[tuple[str, str, int | None]], Any]:
+    """(kind, role, path, unit, household) rows → memberships (role, path, unit) and (household, path)."""
+    rows = list(rows)
+    memberships = [(role, path, unit_id) for kind, role, path, unit_id, _household in rows if kind == "m"]
+    found = next(((household, path) for kind, _role, path, _unit, household in rows if kind == "p"), None)
+    return memberships, found
+
+
+def scope_rows_of_user_sql() -> str:
+    """The scope's rows of one account as a subquery (its id as the two parameters), for the
+    statement that reads a signed-in request's user (``core.hotpath.UserBackend``): the same
+    memberships and person as :func:`_scope_rows`, in the same round trip as the user's row."""
+    membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
+    user = User._meta.db_table
+    return (
+        f"SELECT 'm' AS kind, m.role AS role, r.path AS path, m.unit_id AS unit_id, NULL AS household_id "  # noqa: S608  # nosec B608
+        f"FROM {membership} m JOIN {region} r ON r.id = m.region_id "
+        "WHERE m.user_id = %s AND m.is_active AND r.is_active "
+        f"UNION ALL SELECT 'p', NULL, r.path, NULL, p.household_id FROM {user} su "  # nosec B608
+        f"JOIN {person} p ON p.id = su.person_id JOIN {region} r ON r.id = p.region_id WHERE su.id = %s"
+    )
+
+
+def prime_scope(user: Any, rows: Iterable[Any]) -> Scope:
+    """Sets the user's scope from rows read with :func:`scope_rows_of_user_sql`."""
+    return _remember_scope(user, *_parse_scope_rows(rows))
+
+
 def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, str, int | None]], Any]:
     """The user's active memberships (role, region path, unit) and their person's (household, path).
 
     Every signed-in request runs these reads (navigation, every visibility rule), so they are one
-    plain statement: building them through the ORM cost more than running them.
+    plain statement: building them through the ORM cost more than running them. A user signed in
+    by a session has them already, read with the user's row (:func:`prime_scope`).
     """
     membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
     sql = (
@@ -165,9 +197,7 @@ def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, st
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    memberships = [(role, path, unit_id) for kind, role, path, unit_id, _household in rows if kind == "m"]
-    found = next(((household, path) for kind, _role, path, _unit, household in rows if kind == "p"), None)
-    return memberships, found
+    return _parse_scope_rows(rows)
 
 
 def forget_scope(user: Any) -> None:

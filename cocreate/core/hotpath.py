@@ -86,7 +86,8 @@ class SessionStore(DbSessionStore):
 
 
 class UserBackend(ModelBackend):
-    """Django's model backend; the user of a signed-in request is read with :func:`read_one`."""
+    """Django's model backend; the user of a signed-in request is read in plain SQL, together with
+    the rows of their scope (``access.prime_scope``), in one statement."""
 
     def get_user(self, user_id: Any) -> Any:
         user_model = get_user_model()
@@ -94,5 +95,43 @@ class UserBackend(ModelBackend):
             pk = user_model._meta.pk.to_python(user_id)
         except ValidationError:  # a session holding a bad id signs nobody in
             return None
-        user = read_one(user_model, {user_model._meta.pk.name: pk})
-        return user if user is not None and self.user_can_authenticate(user) else None
+        user, scope_rows = _user_with_scope_rows(user_model, pk, alias=router.db_for_read(user_model))
+        if user is None or not self.user_can_authenticate(user):
+            return None
+        from cocreate.core import access  # the access authority imports the models
+
+        # Nearly every signed-in page asks the user's scope; its rows came with the user's.
+        access.prime_scope(user, scope_rows)
+        return user
+
+
+def _user_with_scope_rows(user_model: type[M], pk: Any, *, alias: str) -> tuple[M | None, list[Any]]:
+    """The user's row and the scope's rows (``access.scope_rows_of_user_sql``) in one statement."""
+    from cocreate.core import access
+
+    connection = connections[alias]
+    statements = connection.__dict__.setdefault("_cocreate_user_statements", {})
+    sql = statements.get(user_model)
+    _select, attnames, compiler, converters = _plan(user_model, alias)
+    meta = user_model._meta
+    quote = connection.ops.quote_name
+    if sql is None:
+        columns = ", ".join(f"u.{quote(f.column)}" for f in meta.concrete_fields)
+        sql = statements[user_model] = (
+            f"SELECT {columns}, s.kind, s.role, s.path, s.unit_id, s.household_id "  # noqa: S608  # nosec B608
+            f"FROM {quote(meta.db_table)} u LEFT JOIN ({access.scope_rows_of_user_sql()}) s ON 1 = 1 "
+            f"WHERE u.{quote(meta.pk.column)} = %s"
+        )
+    value = meta.pk.get_db_prep_value(pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, value, value])
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    width = len(attnames)
+    row = rows[0][:width]
+    if converters:
+        row = next(iter(compiler.apply_converters([row], converters)))
+    user = user_model.from_db(alias, attnames, list(row))
+    scope_rows = [r[width:] for r in rows if r[width] is not None]
+    return user, scope_rows

@@ -15,9 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cocreate.conftest import World
+from cocreate.conftest import World, _region
+from cocreate.core import access
 from cocreate.core.hotpath import SessionStore, UserBackend, read_one
-from cocreate.core.models import Region, Role, User
+from cocreate.core.models import Membership, Region, RegionLevel, Role, User
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +82,31 @@ def test_a_signed_in_request_reads_session_and_user_in_plain_sql(client: Client,
     user.save()
     response = client.get(reverse("core:home"))
     assert not response.wsgi_request.user.is_authenticated
+
+
+def _scope_as_computed(user_id: int) -> access.Scope:
+    fresh = User.objects.get(pk=user_id)
+    return access.scope_of(fresh)  # no scope on a fresh object: computed by its own statement
+
+
+def test_the_backend_reads_the_scope_with_the_user(world: World) -> None:
+    # Every kind of account: staff with several memberships, a resident with a household, a
+    # superuser without a person, an account with an inactive membership and one in an inactive region.
+    village_staff = world.user(Role.VILLAGE_STAFF)
+    Membership.objects.create(user=village_staff, role=Role.GRID_WORKER, region=world.regions["village_a"])
+    Membership.objects.create(user=village_staff, role=Role.TOWN_STAFF, region=world.regions["town_a"], is_active=False)
+    resident = world.user(Role.RESIDENT)
+    closed = _region("990101001099", "撤并村", RegionLevel.VILLAGE, world.regions["town_a"])
+    Membership.objects.create(user=resident, role=Role.VILLAGE_STAFF, region=closed)
+    Region.objects.filter(pk=closed.pk).update(is_active=False)
+    accounts = [village_staff, resident, world.users["superuser"], world.user(Role.TOWN_STAFF)]
+    for account in accounts:
+        with CaptureQueriesContext(connection) as queries:
+            user = UserBackend().get_user(account.pk)
+            primed = access.scope_of(user)
+        assert len(queries) == 1, [q["sql"] for q in queries.captured_queries]
+        assert primed == _scope_as_computed(account.pk), account
+    assert access.scope_of(UserBackend().get_user(village_staff.pk)).paths_for({Role.GRID_WORKER})
+    assert not access.scope_of(UserBackend().get_user(village_staff.pk)).paths_for({Role.TOWN_STAFF})
+    assert access.scope_of(UserBackend().get_user(resident.pk)).household_id is not None
+    assert not access.scope_of(UserBackend().get_user(resident.pk)).staff_paths

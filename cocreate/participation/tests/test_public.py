@@ -424,9 +424,9 @@ def test_the_overview_takes_the_same_queries_for_10_and_50_records(world: World,
     for kind, count in lists.items():
         assert _queries(client, page_url(village, kind)) == count, kind
     # The community, then a page and a count for each of the seven kinds, and two prefetches
-    # (agenda items, decision steps); signing in adds the session, the user and the scope (the
-    # resident's memberships and person in one statement).
-    assert ten == 17 + (3 if signed_in else 0)
+    # (agenda items, decision steps); signing in adds the session, and the user with the scope
+    # (the resident's memberships and person in the same statement).
+    assert ten == 17 + (2 if signed_in else 0)
 
 
 # --- Finding a community, and the ways in ----------------------------------------------------------------
