@@ -154,19 +154,29 @@ def _parse_scope_rows(rows: Iterable[Any]) -> tuple[list[tuple[str, str, int | N
     return memberships, found
 
 
-def scope_rows_of_user_sql() -> str:
-    """The scope's rows of one account as a subquery (its id as the two parameters), for the
-    statement that reads a signed-in request's user (``core.hotpath.UserBackend``): the same
-    memberships and person as :func:`_scope_rows`, in the same round trip as the user's row."""
+def _scope_rows_sql(*, person_of_user: bool) -> str:
+    """The scope's rows (kind, role, path, unit, household): the account's active memberships in
+    active regions (the account's id as the first parameter), then its person's household and
+    region — the person's id as the second parameter, or with ``person_of_user`` the account's id
+    again (the person is found through the account's row). One text for both reads, so the rule of
+    which memberships count is written once."""
     membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
     user = User._meta.db_table
+    person_id = f"(SELECT su.person_id FROM {user} su WHERE su.id = %s)" if person_of_user else "%s"  # noqa: S608  # nosec B608
     return (
         f"SELECT 'm' AS kind, m.role AS role, r.path AS path, m.unit_id AS unit_id, NULL AS household_id "  # noqa: S608  # nosec B608
         f"FROM {membership} m JOIN {region} r ON r.id = m.region_id "
         "WHERE m.user_id = %s AND m.is_active AND r.is_active "
-        f"UNION ALL SELECT 'p', NULL, r.path, NULL, p.household_id FROM {user} su "  # nosec B608
-        f"JOIN {person} p ON p.id = su.person_id JOIN {region} r ON r.id = p.region_id WHERE su.id = %s"
+        f"UNION ALL SELECT 'p', NULL, r.path, NULL, p.household_id FROM {person} p "  # nosec B608
+        f"JOIN {region} r ON r.id = p.region_id WHERE p.id = {person_id}"
     )
+
+
+def scope_rows_of_user_sql() -> str:
+    """The scope's rows of one account as a subquery (its id as the two parameters), for the
+    statement that reads a signed-in request's user (``core.hotpath.UserBackend``): the same
+    memberships and person as :func:`_scope_rows`, in the same round trip as the user's row."""
+    return _scope_rows_sql(person_of_user=True)
 
 
 def prime_scope(user: Any, rows: Iterable[Any]) -> Scope:
@@ -181,21 +191,9 @@ def _scope_rows(user_id: int, person_id: int | None) -> tuple[list[tuple[str, st
     plain statement: building them through the ORM cost more than running them. A user signed in
     by a session has them already, read with the user's row (:func:`prime_scope`).
     """
-    membership, region, person = Membership._meta.db_table, Region._meta.db_table, Person._meta.db_table
-    sql = (
-        f"SELECT 'm', m.role, r.path, m.unit_id, NULL FROM {membership} m JOIN {region} r ON r.id = m.region_id "  # noqa: S608  # nosec B608
-        "WHERE m.user_id = %s AND m.is_active AND r.is_active"
-    )
-    params: list[Any] = [user_id]
-    if person_id:
-        # One statement for both reads: each is a round trip to a database server.
-        sql += (
-            f" UNION ALL SELECT 'p', NULL, r.path, NULL, p.household_id FROM {person} p "  # noqa: S608  # nosec B608
-            f"JOIN {region} r ON r.id = p.region_id WHERE p.id = %s"
-        )
-        params.append(person_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # One statement for both reads: each is a round trip to a database server.
+        cursor.execute(_scope_rows_sql(person_of_user=False), [user_id, person_id])
         rows = cursor.fetchall()
     return _parse_scope_rows(rows)
 
